@@ -23,7 +23,7 @@ from .tree import CREATE_FLAGS, MAX, Tree, TreeFactory
 
 TRACE_VERSION = 1
 
-# argument kinds: i = index/size in [0, MAX]; e = entry (None or word); f = optional
+# argument kinds: i = index/size in [0, MAX]; e = entry (None or a word in [1, MAX]); f = optional
 # positive int (fail_at); b = bool
 OPS: dict[str, str] = {
     "store_range": "iie",
@@ -74,7 +74,7 @@ def check_op(op: Sequence, where: str = "operation") -> tuple:
     for k, a in zip(kinds, args):
         ok = {
             "i": type(a) is int and 0 <= a <= MAX,
-            "e": a is None or (type(a) is int and 0 <= a <= MAX),
+            "e": a is None or (type(a) is int and 1 <= a <= MAX),
             "f": a is None or (type(a) is int and a >= 1),
             "b": type(a) is bool,
         }[k]

@@ -109,9 +109,9 @@ def check_index(name: str, value) -> int:
 
 
 def check_entry(name: str, value):
-    """Return ``value`` if it is None or an entry word in [0, MAX]."""
-    if value is not None and (type(value) is not int or not 0 <= value <= MAX):
-        raise MapleUsageError(f"{name}={value!r} is not an entry (None or an int in [0, 2**64-1])")
+    """Return ``value`` if it is None or an entry word in [1, MAX] (word 0 is NULL: pass None)."""
+    if value is not None and (type(value) is not int or not 1 <= value <= MAX):
+        raise MapleUsageError(f"{name}={value!r} is not an entry (None or an int in [1, 2**64-1])")
     return value
 
 
