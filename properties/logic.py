@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Connectives that run on Python values and on z3 terms alike.
+
+Invariant predicates and node helpers are written with these (and plain
+comparisons and arithmetic), so the validator runs them on ints and the lemmas
+run the *same* functions on symbolic z3 nodes: a proof is about the code that
+runs.  With no z3 term among the arguments nothing touches z3 at all, which
+keeps the validator's hot path plain Python.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+try:  # z3 is a dependency, but the validator must not pay for importing it
+    import z3 as _z3
+except ImportError:  # pragma: no cover
+    _z3 = None
+
+
+def _symbolic(*xs) -> bool:
+    return _z3 is not None and any(isinstance(x, _z3.ExprRef) for x in xs)
+
+
+def And(*xs):
+    if _symbolic(*xs):
+        return _z3.And(*xs)
+    return all(xs)
+
+
+def Or(*xs):
+    if _symbolic(*xs):
+        return _z3.Or(*xs)
+    return any(xs)
+
+
+def Not(x):
+    if _symbolic(x):
+        return _z3.Not(x)
+    return not x
+
+
+def Implies(a, b):
+    if _symbolic(a, b):
+        return _z3.Implies(a, b)
+    return (not a) or b
+
+
+def If(c, a, b):
+    """c ? a : b, symbolic when any part is."""
+    if _symbolic(c, a, b):
+        return _z3.If(c, a, b)
+    return a if c else b
+
+
+def Max(*xs):
+    return reduce(lambda a, b: If(a >= b, a, b), xs)
+
+
+def Min(*xs):
+    return reduce(lambda a, b: If(a <= b, a, b), xs)
