@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The fast seeded engine: campaigns, replay and trace shrinking.
+
+A campaign is a sequence of examples.  Example ``k`` of seed ``S`` is fully
+determined by ``(S, k)``: its flags and operations come from
+:func:`maplecheck.properties.gen.example_ops`.  Operations go through
+:class:`~maplecheck.properties.lockstep.Lockstep` in batches (one call into
+the Linux worker per batch).  The first failure is shrunk by delta debugging
+over the operation list — every candidate replayed on fresh trees — and the
+minimal trace is written to disk, with the original beside it, before the
+campaign reports.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from maplecheck.ops import TraceError, write_trace
+
+from .gen import example_ops
+from .impls import impl_names, open_session
+from .lockstep import Divergence, Lockstep
+
+BATCH = 512
+
+
+class ImplFailure(Exception):
+    """Anything that makes a run fail: a divergence or a crash of the C side."""
+
+    def __init__(self, step: int, kind: str, message: str) -> None:
+        super().__init__(f"step {step}: {kind}: {message}")
+        self.step = step
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class Failure:
+    kind: str
+    message: str
+    trace: Path
+    original: Path
+    ops: int
+    original_ops: int
+
+
+@dataclass
+class CampaignResult:
+    impl: str
+    seed: int
+    steps: int = 0
+    examples: int = 0
+    seconds: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+    heights: Counter = field(default_factory=Counter)
+    flags: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
+                f"failures={len(self.failures)} seconds={self.seconds:.1f}")
+
+
+# ---------------------------------------------------------------- running ops
+
+def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize: bool = False,
+                  contents_every: int = 1) -> Lockstep:
+    model = open_session("model", flags)
+    impls = {}
+    try:
+        for name in impl_names(impl):
+            impls[name] = open_session(name, flags, linux_src, sanitize)
+    except BaseException:
+        model.close()
+        for s in impls.values():
+            s.close()
+        raise
+    return Lockstep(model, impls, contents_every=contents_every)
+
+
+def _needs_single_step(op: tuple) -> bool:
+    """Operations whose expected result depends on the tree's structure."""
+    name, _t, *args = op
+    return (name == "dup" and args[0] is not None) or (name == "insert_range" and args[0] == 0
+                                                        and args[1] == (1 << 64) - 1)
+
+
+def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
+    """Apply ``ops`` through lockstep; raise ImplFailure on the first problem."""
+    from maplecheck.impl.linux.worker import ImplCrash  # noqa: WPS433 (optional dependency)
+
+    try:
+        if not batched:
+            for op in ops:
+                ls.apply(op)
+        else:
+            chunk: list[tuple] = []
+            for op in ops:
+                if _needs_single_step(op):
+                    if chunk:
+                        ls.run_batch(chunk)
+                        chunk = []
+                    ls.apply(op)
+                    continue
+                chunk.append(op)
+                if len(chunk) >= BATCH:
+                    ls.run_batch(chunk)
+                    chunk = []
+            if chunk:
+                ls.run_batch(chunk)
+        ls.finish()
+    except Divergence as d:
+        raise ImplFailure(d.step, d.kind, d.message) from d
+    except ImplCrash as c:
+        raise ImplFailure(ls.steps - 1, "crash", str(c)) from c
+    except TraceError as e:
+        raise ImplFailure(ls.steps - 1, "trace", str(e)) from e
+
+
+def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None = None,
+                sanitize: bool = False, batched: bool = False) -> ImplFailure | None:
+    """Replay ``ops`` on fresh trees; return the failure, or None when all is well."""
+    ls = open_lockstep(impl, flags, linux_src, sanitize)
+    try:
+        run_ops(ls, ops, batched=batched)
+    except ImplFailure as f:
+        return f
+    finally:
+        _close_quietly(ls)
+    return None
+
+
+def _close_quietly(ls: Lockstep) -> None:
+    try:
+        ls.close()
+    except Exception:  # a crashed worker has nothing left to close
+        pass
+
+
+# ---------------------------------------------------------------- shrinking
+
+def shrink(ops: list[tuple], fails: Callable[[list[tuple]], bool], budget_s: float = 120.0) -> list[tuple]:
+    """Delta debugging (ddmin) over the operation list, then a one-by-one sweep.
+
+    ``fails(candidate)`` replays a candidate on fresh trees.  Candidates that
+    no longer make sense (an operation on a tree that no longer exists) simply
+    do not fail.  Stops improving when ``budget_s`` runs out; the result always
+    fails.
+    """
+    deadline = time.monotonic() + budget_s
+    n = 2
+    while len(ops) >= 2 and time.monotonic() < deadline:
+        size = max(1, len(ops) // n)
+        chunks = [ops[i:i + size] for i in range(0, len(ops), size)]
+        reduced = False
+        for k in range(len(chunks)):
+            if time.monotonic() >= deadline:
+                break
+            complement = [op for j, c in enumerate(chunks) if j != k for op in c]
+            if complement and fails(complement):
+                ops = complement
+                n = max(n - 1, 2)
+                reduced = True
+                break
+        if not reduced:
+            if n >= len(ops):
+                break
+            n = min(len(ops), n * 2)
+    i = len(ops) - 1
+    while i >= 0 and time.monotonic() < deadline:
+        candidate = ops[:i] + ops[i + 1:]
+        if candidate and fails(candidate):
+            ops = candidate
+        i -= 1
+    return ops
+
+
+def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailure, out: Path,
+                     name: str, linux_src: str | None = None, sanitize: bool = False,
+                     budget_s: float = 120.0) -> Failure:
+    """Shrink a failing example and write both traces; return where they are."""
+    prefix = ops[:failure.step + 1]
+    original = write_trace(out / f"{name}.original.jsonl", flags, prefix,
+                           note=f"{failure.kind}: {failure.message[:500]}")
+
+    def fails(candidate: list[tuple]) -> bool:
+        f = check_trace(impl, flags, candidate, linux_src, sanitize)
+        return f is not None and f.kind == failure.kind
+
+    small = shrink(prefix, fails, budget_s) if fails(prefix) else prefix
+    final = check_trace(impl, flags, small, linux_src, sanitize) or failure
+    trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}")
+    return Failure(final.kind, final.message, trace, original, len(small), len(prefix))
+
+
+# ---------------------------------------------------------------- campaigns
+
+def example_seed(seed: int, k: int) -> int:
+    return random.Random(f"maplecheck/{seed}/{k}").getrandbits(64)
+
+
+def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: float | None = None,
+                 out: Path = Path("maplecheck-out"), linux_src: str | None = None,
+                 sanitize: bool = False, example_len: int = 2000, bulk_max: int = 6000,
+                 progress: Callable[[CampaignResult], None] | None = None,
+                 shrink_budget_s: float = 120.0) -> CampaignResult:
+    """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure."""
+    if steps is None and minutes is None:
+        steps = 20000
+    res = CampaignResult(impl=impl, seed=seed)
+    t0 = time.monotonic()
+    deadline = t0 + minutes * 60 if minutes is not None else None
+    k = 0
+    while True:
+        if steps is not None and res.steps >= steps:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        length = example_len if steps is None else max(1, min(example_len, steps - res.steps))
+        flags, ops = example_ops(example_seed(seed, k), length, bulk_max=bulk_max)
+        ls = open_lockstep(impl, flags, linux_src, sanitize)
+        try:
+            run_ops(ls, ops)
+            res.heights[_max_height(ls)] += 1
+        except ImplFailure as f:
+            _close_quietly(ls)
+            res.steps += f.step + 1
+            res.examples += 1
+            name = f"{impl}-seed{seed}-ex{k}"
+            res.failures.append(minimize_failure(impl, flags, ops, f, Path(out), name, linux_src,
+                                                 sanitize, shrink_budget_s))
+            break
+        _close_quietly(ls)
+        res.flags[flags] += 1
+        res.steps += len(ops)
+        res.examples += 1
+        k += 1
+        res.seconds = time.monotonic() - t0
+        if progress:
+            progress(res)
+    res.seconds = time.monotonic() - t0
+    return res
+
+
+def _max_height(ls: Lockstep) -> int:
+    return getattr(ls, "max_height", 0)
+
+
+def replay(path: Path, impl: str, linux_src: str | None = None, sanitize: bool = False):
+    """Replay a trace file; return (number of ops, failure or None)."""
+    from maplecheck.ops import read_trace
+    flags, ops = read_trace(path)
+    return len(ops), check_trace(impl, flags, ops, linux_src, sanitize)

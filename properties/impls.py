@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Opening sessions of each implementation by name: model, python, linux.
+
+The Linux adapter runs in a child process (:mod:`maplecheck.impl.linux.worker`)
+so that a crash in C is reported as a failure instead of ending the campaign.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .lockstep import LocalSession
+
+IMPL_CHOICES = ("linux", "python", "both")
+
+
+class SetupError(RuntimeError):
+    """The environment cannot run this implementation (no kernel tree, build failed...)."""
+
+
+@lru_cache(maxsize=None)
+def model_factory():
+    from maplecheck.model import ModelFactory
+    return ModelFactory()
+
+
+@lru_cache(maxsize=None)
+def python_factory():
+    from maplecheck.impl.pytree import PyFactory
+    return PyFactory()
+
+
+def linux_library(linux_src: str | None = None, sanitize: bool = False):
+    """Build (or find cached) the Linux adapter; raise SetupError with one clear line."""
+    from maplecheck.impl.linux import build
+    try:
+        return build.build_adapter(linux_src, sanitize=sanitize)
+    except Exception as e:  # LinuxSourceError / BuildError: one line for the user
+        raise SetupError(f"linux adapter: {e}") from e
+
+
+def impl_names(impl: str) -> list[str]:
+    """The concrete implementations an ``--impl`` choice stands for."""
+    return ["python", "linux"] if impl == "both" else [impl]
+
+
+def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: bool = False):
+    """A fresh session of implementation ``name`` holding one empty tree (number 0)."""
+    if name == "model":
+        return LocalSession(model_factory(), flags)
+    if name == "python":
+        return LocalSession(python_factory(), flags)
+    if name == "linux":
+        from maplecheck.impl.linux.worker import RemoteLinuxSession
+        lib = linux_library(linux_src, sanitize)
+        return RemoteLinuxSession(flags, lib=lib, sanitize=sanitize)
+    raise SetupError(f"unknown implementation {name!r}")
