@@ -53,5 +53,5 @@ def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: 
     if name == "linux":
         from maplecheck.impl.linux.worker import RemoteLinuxSession
         lib = linux_library(linux_src, sanitize)
-        return RemoteLinuxSession(flags, lib=lib, sanitize=sanitize)
+        return RemoteLinuxSession(flags, sanitize=sanitize, lib_path=lib)
     raise SetupError(f"unknown implementation {name!r}")
