@@ -123,6 +123,8 @@ def dump_ranges(d: dict) -> list[tuple[int, int, Any]]:
     compare without any structure: an empty tree is ``[(0, MAX, None)]``.
     """
     MAX = (1 << 64) - 1
+    if d.get("model"):  # the model's flat dump carries its ranges directly
+        return [tuple(r) for r in d["ranges"]]
     kind = d["root"]["kind"]
     if kind == "empty":
         return [(0, MAX, None)]

@@ -39,6 +39,15 @@ def linux_library(linux_src: str | None = None, sanitize: bool = False):
         raise SetupError(f"linux adapter: {e}") from e
 
 
+#: extra in-process implementations by name (tests register mutants here)
+LOCAL_FACTORIES: dict = {}
+
+
+def register_local(name: str, factory) -> None:
+    """Make an in-process TreeFactory available to every engine under ``name``."""
+    LOCAL_FACTORIES[name] = factory
+
+
 def impl_names(impl: str) -> list[str]:
     """The concrete implementations an ``--impl`` choice stands for."""
     return ["python", "linux"] if impl == "both" else [impl]
@@ -46,6 +55,8 @@ def impl_names(impl: str) -> list[str]:
 
 def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: bool = False):
     """A fresh session of implementation ``name`` holding one empty tree (number 0)."""
+    if name in LOCAL_FACTORIES:
+        return LocalSession(LOCAL_FACTORIES[name], flags)
     if name == "model":
         return LocalSession(model_factory(), flags)
     if name == "python":
