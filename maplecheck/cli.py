@@ -9,6 +9,7 @@ machine-readable summary of ``key=value`` pairs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -196,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (UsageProblem, SetupError, TraceError) as e:
-        print(f"maplecheck: error: {e}", file=sys.stderr)
+        first, _, rest = str(e).partition("\n")
+        more = " (details: set MAPLECHECK_DEBUG=1)" if rest and not os.environ.get("MAPLECHECK_DEBUG") else ""
+        print(f"maplecheck: error: {first}{more}", file=sys.stderr)
+        if rest and os.environ.get("MAPLECHECK_DEBUG"):
+            print(rest, file=sys.stderr)
         return EXIT_SETUP
     except KeyboardInterrupt:
         print("maplecheck: interrupted", file=sys.stderr)

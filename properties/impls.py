@@ -30,6 +30,7 @@ def python_factory():
     return PyFactory()
 
 
+@lru_cache(maxsize=None)
 def linux_library(linux_src: str | None = None, sanitize: bool = False):
     """Build (or find cached) the Linux adapter; raise SetupError with one clear line."""
     from maplecheck.impl.linux import build

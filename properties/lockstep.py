@@ -120,6 +120,8 @@ class Lockstep:
             try:
                 got = sess.step(op)
             except Exception as e:  # an exception for a legal call is a bug
+                if type(e).__name__ == "ImplCrash":  # the C side died: a crash, not a Python bug
+                    raise Divergence(i, "crash", f"{impl_name} on {_fmt_op(op)}: {e}") from e
                 raise Divergence(i, "exception", f"{impl_name} raised on {_fmt_op(op)}: "
                                  f"{type(e).__name__}: {e}") from e
             expect_here = self._expected(op, expect, got, before.get(impl_name), impl_name, i)

@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End to end on the real kernel code: campaigns, replay, and a bug put in by hand.
+
+The kernel tree is Debian's linux-source-6.12 (fetched and cached on first use)
+or ``$MAPLECHECK_LINUX_SRC``.  The buggy tree is a copy made of symlinks with
+one file patched: ``mtree_lookup_walk`` compares pivots with ``>`` instead of
+``>=``, so ``mtree_load`` of the last index of a range reads the next slot —
+a bug hit only when an index equals a range's last index.  A campaign must find
+it, leave a minimized trace that fails there, and that trace must pass on the
+unmodified tree.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from maplecheck.cli import main
+from maplecheck.impl.linux.source import kernel_source
+from maplecheck.ops import read_trace
+from maplecheck.properties.engine import check_trace, run_campaign
+
+
+@pytest.fixture(scope="session")
+def stock_src() -> Path:
+    return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
+
+
+def make_buggy_tree(stock: Path, dest: Path) -> Path:
+    """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for top in stock.iterdir():
+        if top.name != "lib":
+            (dest / top.name).symlink_to(top)
+    (dest / "lib").mkdir()
+    for f in (stock / "lib").iterdir():
+        if f.name != "maple_tree.c":
+            (dest / "lib" / f.name).symlink_to(f)
+    text = (stock / "lib/maple_tree.c").read_text()
+    start = text.index("static inline void *mtree_lookup_walk(")
+    m = re.compile(r"pivots\[offset\] >= mas->index").search(text, start)
+    assert m and m.start() - start < 1000, "mtree_lookup_walk no longer looks as expected"
+    text = text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
+    (dest / "lib/maple_tree.c").write_text(text)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def buggy_src(stock_src, tmp_path_factory) -> Path:
+    return make_buggy_tree(stock_src, tmp_path_factory.mktemp("kernel") / "linux-buggy")
+
+
+def test_seeded_campaign_passes_on_linux(stock_src):
+    res = run_campaign("linux", seed=1, steps=6000, linux_src=str(stock_src))
+    assert res.failures == [], res.failures[0].message if res.failures else ""
+    assert res.steps >= 6000
+
+
+def test_campaign_finds_a_bug_put_into_the_kernel(stock_src, buggy_src, tmp_path):
+    res = run_campaign("linux", seed=1, steps=20000, linux_src=str(buggy_src), out=tmp_path,
+                       shrink_budget_s=60)
+    assert len(res.failures) == 1
+    f = res.failures[0]
+    assert f.trace.exists() and f.ops < f.original_ops and f.ops <= 6
+    flags, ops = read_trace(f.trace)
+    assert check_trace("linux", flags, ops, str(buggy_src)) is not None
+    assert check_trace("linux", flags, ops, str(stock_src)) is None
+    # and through the command line, with its exit codes and summary line
+    assert main(["replay", str(f.trace), "--impl", "linux", "--linux-src", str(buggy_src)]) == 1
+    assert main(["replay", str(f.trace), "--impl", "linux", "--linux-src", str(stock_src)]) == 0
+
+
+def test_cli_fuzz_summary_and_exit_codes(stock_src, capsys, tmp_path):
+    rc = main(["fuzz", "--impl", "linux", "--steps", "1500", "--seed", "3",
+               "--linux-src", str(stock_src), "--out", str(tmp_path)])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert rc == 0
+    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=0 seconds=[\d.]+", last)
+
+
+def test_cli_setup_errors_exit_2(tmp_path, capsys):
+    assert main(["fuzz", "--impl", "linux", "--steps", "10", "--linux-src", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "maplecheck: error:" in err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"maplecheck": 1, "flags": 0}\n{"op": "load", "t": 0, "args": ["x"]}\n')
+    assert main(["replay", str(bad), "--impl", "linux"]) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err
