@@ -18,8 +18,18 @@ except ImportError:  # pragma: no cover
     _z3 = None
 
 
+_ExprRef = _z3.ExprRef if _z3 is not None else ()
+
+
 def _symbolic(*xs) -> bool:
-    return _z3 is not None and any(isinstance(x, _z3.ExprRef) for x in xs)
+    """Is any argument a z3 term?  Plain ints and bools are the fast path."""
+    for x in xs:
+        t = type(x)
+        if t is int or t is bool:
+            continue
+        if isinstance(x, _ExprRef):
+            return True
+    return False
 
 
 def And(*xs):

@@ -29,8 +29,12 @@ from .gen import ITER_CALLS
 
 GROUPS = ("store", "insert", "erase", "read", "iterate", "gap", "dup", "replace", "rcu", "bulk")
 
-#: how many ranges a bulk build stores to reach a height (alloc trees grow faster)
-BULK_SIZES = {1: (3, 12), 2: (16, 150), 3: (200, 1200), 4: (1500, 4000)}
+#: how many ranges a bulk build stores to reach a height: arange nodes hold 10
+#: children and range_64 nodes 16, so alloc-range trees grow taller sooner
+BULK_SIZES = {
+    True: {1: (3, 12), 2: (16, 60), 3: (80, 500), 4: (700, 1300)},
+    False: {1: (3, 12), 2: (16, 150), 3: (250, 1400), 4: (2600, 3600)},
+}
 
 indices_small = st.integers(0, 300)
 extremes = st.sampled_from([0, 1, 2, MAX - 2, MAX - 1, MAX])
@@ -143,7 +147,7 @@ class MapleMachine(RuleBasedStateMachine):
     def bulk(self, t, height, order, stride, seed):
         """Build a tree of about ``height`` levels in one step."""
         rng = random.Random(seed)
-        lo, hi = BULK_SIZES[height]
+        lo, hi = BULK_SIZES[bool(self.flags & MT_FLAGS_ALLOC_RANGE)][height]
         n = rng.randrange(lo, hi)
         length = 0 if stride == 1 else rng.randrange(min(stride, 6))
         idx = list(range(n))
