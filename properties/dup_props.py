@@ -25,7 +25,7 @@ bottom-up builder of a valid tree from a range list, like the kernel tests'
 from __future__ import annotations
 
 import random
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from maplecheck.dump import NODE_TYPES, dump_diff, dump_ranges, empty_dump
 from maplecheck.tree import ENOMEM, MAX, XA_ZERO_ENTRY, mt_attr, mt_height
@@ -546,8 +546,7 @@ def _h(x):
     return hex(x) if isinstance(x, int) else x
 
 
-def run_all(factory, flags: int, pairs, replace_points: int = 12,
-            check: Callable[[list[str]], None] | None = None) -> dict[str, list[str]]:
+def run_all(factory, flags: int, pairs, replace_points: int = 12) -> dict[str, list[str]]:
     """Run every dup/replace property on one source; returns {property: problems}."""
     out = {}
     src = build(factory, flags, pairs)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from maplecheck.ops import TraceError, write_trace
+from maplecheck.tree import MAX
 
 from .gen import example_ops
 from .impls import impl_names, open_session
@@ -83,10 +84,22 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
 
 
 def _needs_single_step(op: tuple) -> bool:
-    """Operations whose expected result depends on the tree's structure."""
+    """Operations that lockstep judges with facts read off the trees first.
+
+    dup(fail_at) (the node count decides -ENOMEM), inserts that may widen to
+    [0, MAX] (NULL, or [0, MAX] itself), reverse gap searches up to MAX, and
+    destroy (the known-bug check) — see :class:`Lockstep`.
+    """
     name, _t, *args = op
-    return (name == "dup" and args[0] is not None) or (name == "insert_range" and args[0] == 0
-                                                        and args[1] == (1 << 64) - 1)
+    if name == "dup":
+        return args[0] is not None
+    if name == "insert_range":
+        return args[2] is None or (args[0] == 0 and args[1] == MAX)
+    if name == "empty_area_rev":
+        return args[1] == MAX
+    if name == "alloc_rrange":
+        return args[3] == MAX
+    return name == "destroy"
 
 
 def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:

@@ -63,7 +63,40 @@ def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: 
     if name == "python":
         return LocalSession(python_factory(), flags)
     if name == "linux":
-        from maplecheck.impl.linux.worker import RemoteLinuxSession
-        lib = linux_library(linux_src, sanitize)
-        return RemoteLinuxSession(flags, sanitize=sanitize, lib_path=lib)
+        return _linux_session(flags, linux_src, sanitize)
     raise SetupError(f"unknown implementation {name!r}")
+
+
+_LINUX_POOL: dict = {}
+
+
+class PooledLinuxSession:
+    """A RemoteLinuxSession whose child process outlives the session.
+
+    Starting a worker costs about half a second; shrinking replays hundreds of
+    candidates, so sessions reuse a healthy child (``reset``) and only a crash
+    or a leak costs a new one.
+    """
+
+    def __init__(self, remote) -> None:
+        self.remote = remote
+
+    def __getattr__(self, name):
+        return getattr(self.remote, name)
+
+    def close(self) -> None:
+        """Destroy the remaining trees in the child (so teardown bugs still show)."""
+        if self.remote.proc is not None:
+            self.remote._call("close")
+
+
+def _linux_session(flags: int, linux_src: str | None, sanitize: bool):
+    from maplecheck.impl.linux.worker import RemoteLinuxSession
+    lib = linux_library(linux_src, sanitize)
+    remote = _LINUX_POOL.get((lib, sanitize))
+    if remote is None:
+        remote = RemoteLinuxSession(flags, sanitize=sanitize, lib_path=lib)
+        _LINUX_POOL[(lib, sanitize)] = remote
+    else:
+        remote.reset(flags)
+    return PooledLinuxSession(remote)

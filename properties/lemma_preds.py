@@ -13,8 +13,10 @@ same predicate runs on ints and on z3 terms.  Names follow §2:
 * :func:`inv_children`    (e) internal slots up to the end are non-NULL;
 * :func:`inv_gaps`        (f) an arange node's meta gap and gaps past the end.
 
-The tree-wide validator in properties/invariants.py owns the walking; these are
-the node-local rules the lemmas quantify over.
+The rules themselves are properties/invariants.py's predicates (core's, the
+ones the validator runs); this module only bundles them per node and adds the
+node-local rules the lemmas need that invariants.py does not state yet
+(:func:`last_pivot_zero_past_end`, :func:`inv_ranges`, the leaf-end NULL rule).
 """
 
 from __future__ import annotations
@@ -22,35 +24,68 @@ from __future__ import annotations
 from maplecheck.impl.pytree.node import ULONG_MAX, MapleNode, ma_data_end
 from maplecheck.impl.pytree.node_ops import is_null, safe_pivot
 
-from .logic import And, Implies, Not, Or
+from . import invariants as I
+from .logic import If, Implies, Not, Or
+
+
+def And(*xs):
+    """logic.And, with a fast path for long symbolic conjunctions.
+
+    Python bools are folded away first (True dropped, False wins), so on plain
+    values it is ``all(xs)``; on z3 terms it builds one n-ary ``and`` through
+    the C API instead of z3.And's per-argument coercion (the lemmas build
+    tens of thousands of these).
+    """
+    terms = []
+    for x in xs:
+        if x is True:
+            continue
+        if x is False:
+            return False
+        if type(x) is bool:
+            if not x:
+                return False
+            continue
+        terms.append(x)
+    if not terms:
+        return True
+    if len(terms) == 1:
+        return terms[0]
+    import z3
+    ctx = terms[0].ctx
+    arr = (z3.Ast * len(terms))()
+    for i, t in enumerate(terms):
+        arr[i] = t.as_ast()
+    return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(terms), arr), ctx)
+
+
+def _z(slots):
+    """invariants.py's convention: a NULL slot is 0."""
+    return [0 if x is None else x for x in slots]
 
 
 def inv_limits(pivots, slots, end: int, min, max, meta_slot: bool = True):
-    """(d): pivots non-zero past slot 0, non-decreasing, inside [min, max]; the
-    first pivot equal to max is at ``end`` (explicit if end < len(pivots));
-    past the end every pivot is 0 and every slot NULL (the last slot may hold
-    the metadata overlay when ``meta_slot``)."""
-    npiv = len(pivots)
-    nslots = len(slots)
-    conds = []
-    prev = 0
-    for i in range(end + 1):
-        piv = safe_pivot(pivots, i, max)
-        if i:
-            conds.append(piv != 0)
-        conds.append(prev <= piv)
-        conds.append(min <= piv)
-        conds.append(piv <= max)
-        if i < end:
-            conds.append(piv != max)
-        prev = piv
-    conds.append(safe_pivot(pivots, end, max) == max)
-    for i in range(end + 1, nslots):
-        if i < npiv:
-            conds.append(pivots[i] == 0)
-        if i != nslots - 1 or not meta_slot:
-            conds.append(is_null(slots[i]))
-    return And(*conds)
+    """(d) as properties/invariants.py states it (pivot_nonzero, pivot_ordered,
+    pivot_in_range, data_end_matches, beyond_end_slots_null,
+    beyond_end_pivots_zero), plus :func:`last_pivot_zero_past_end`."""
+    z = _z(slots)
+    return And(I.pivot_nonzero(pivots, max), I.pivot_ordered(pivots, max),
+               I.pivot_in_range(pivots, min, max), I.data_end_matches(pivots, max, end),
+               I.beyond_end_slots_null(z, end), I.beyond_end_pivots_zero(pivots, end),
+               last_pivot_zero_past_end(pivots, end),
+               True if meta_slot or end >= len(slots) - 1 else z[-1] == 0)
+
+
+def last_pivot_zero_past_end(pivots, end: int):
+    """The last pivot is 0 unless the data reaches it.
+
+    The kernel only *warns* about a stray last pivot (mas_validate_limits), but
+    ma_data_end reads it first: a non-zero pivot[14] past the end makes the node
+    report a wrong data end.  (Found by lemma data_end_leaf when stated with
+    beyond_end_pivots_zero alone.)
+    """
+    n = len(pivots)
+    return True if end >= n - 1 else pivots[n - 1] == 0
 
 
 def inv_ranges(pivots, end: int, min, max):
@@ -70,8 +105,10 @@ def inv_data_end(node: MapleNode, type: int, end: int, max):
 
 
 def inv_nulls(slots, end: int, max, leaf: bool = True):
-    """No two NULL slots in a row; a leaf ends in NULL only at the top (max == ULONG_MAX)."""
-    conds = [Not(And(is_null(slots[i]), is_null(slots[i + 1]))) for i in range(end)]
+    """No two NULL slots in a row (invariants.no_consecutive_nulls over the node's
+    slots); a leaf ends in NULL only at the top (max == ULONG_MAX)."""
+    z = _z(slots)
+    conds = [I.no_consecutive_nulls(z[i], z[i + 1]) for i in range(end)]
     if leaf:
         conds.append(Implies(is_null(slots[end]), max == ULONG_MAX))
     return And(*conds)
@@ -83,15 +120,8 @@ def inv_children(slots, end: int):
 
 
 def inv_gaps(gaps, end: int, meta_gap):
-    """(f) for one arange node: meta.gap within the data, holding the largest
-    gap, and every gap past the end 0."""
-    conds = [meta_gap <= end, meta_gap >= 0]
-    picked = _select(gaps, meta_gap)
-    for i in range(end + 1):
-        conds.append(gaps[i] <= picked)
-    for i in range(end + 1, len(gaps)):
-        conds.append(gaps[i] == 0)
-    return And(*conds)
+    """(f) for one arange node: invariants.meta_gap_valid and gaps_beyond_end_zero."""
+    return And(meta_gap >= 0, I.meta_gap_valid(gaps, end, meta_gap), I.gaps_beyond_end_zero(gaps, end))
 
 
 def _select(seq, k):
@@ -117,6 +147,11 @@ def _val(x):
     return 0 if x is None else x
 
 
+def spec_max_gap(pivots, slots, end, min, max):
+    """The largest NULL range of a leaf, by definition: invariants.leaf_max_gap."""
+    return I.leaf_max_gap(pivots, _z(slots), min, max)
+
+
 def node_ok(pivots, slots, end: int, min, max, leaf: bool = True):
     """The leaf/range rules a write must keep: limits, non-empty ranges, nulls (or children)."""
     body = inv_nulls(slots, end, max) if leaf else inv_children(slots, end)
@@ -124,4 +159,4 @@ def node_ok(pivots, slots, end: int, min, max, leaf: bool = True):
 
 
 __all__ = ["inv_limits", "inv_ranges", "inv_data_end", "inv_nulls", "inv_children",
-           "inv_gaps", "lookup", "node_ok", "Or"]
+           "inv_gaps", "lookup", "node_ok", "spec_max_gap"]

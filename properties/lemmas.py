@@ -27,6 +27,11 @@ from . import mutants as M
 from .lemma_preds import inv_limits, inv_ranges
 from .symexec import Outcome, prove
 
+import os
+
+#: MAPLECHECK_PROVE_FULL=1: every structural case for the write/split lemmas
+FULL = os.environ.get("MAPLECHECK_PROVE_FULL", "") not in ("", "0")
+
 U64 = ULONG_MAX
 GEO = LINUX_64
 RANGE_SLOTS = GEO.range_slots      # 16

@@ -25,40 +25,40 @@ from maplecheck.impl.pytree import node_ops as O
 from maplecheck.impl.pytree.node import MapleNode, ULONG_MAX, ma_data_end, maple_leaf_64
 
 from . import mutants as M
-from .lemma_preds import inv_nulls, lookup, node_ok
-from .lemmas import GEO, RANGE_SLOTS, lemma, sym_layout, u64
-from .logic import And, If, Implies, Not
+from .lemma_preds import And, inv_nulls, lookup, node_ok, spec_max_gap
+from .lemmas import FULL, GEO, RANGE_SLOTS, lemma, sym_layout, u64
+from .logic import If, Implies, Not
 from .symexec import prove
+
 
 NSLOTS = RANGE_SLOTS
 MIN_SLOTS = GEO.min_slots[maple_leaf_64]
 
 
-def spec_max_gap(pivots, slots, end, min, max):
-    """The largest NULL range of a leaf, by definition (each NULL slot's size)."""
-    best = 0
-    for i in range(end + 1):
-        lo = min if i == 0 else pivots[i - 1] + 1
-        hi = pivots[i] if i < len(pivots) else max
-        size = If(O.is_null(slots[i]), hi - lo + 1, 0)
-        best = If(size > best, size, best)
-    return best
+QUICK_ENDS = (0, 1, 7, 14, 15)
 
 
-def write_cases(kinds):
-    """(end, offset, offset_end) triples the store kinds can reach."""
+def write_cases(full: bool | None = None):
+    """(end, offset, offset_end) triples: where the write starts and ends before
+    NULL widening.  Full (MAPLECHECK_PROVE_FULL=1): every triple of the 16-slot
+    leaf (816).  Quick (the default, for the one-minute budget): the data ends
+    where the layout rules change (0, 1; 7 a middle one; 14 the
+    explicit-max edge; 15 the full node), every triple for ends 0 and 1,
+    and for the others the first, middle and last start offsets with the end
+    offsets off, off+1, off+2 and end."""
+    if full is None:
+        full = FULL
     out = []
     for end in range(NSLOTS):
-        for off in range(end + 1):
-            for oe in range(off, end + 1):
-                if "slot" in kinds and oe - off in (1, 2) and not ("append" in kinds):
-                    out.append((end, off, oe))
-                elif "append" in kinds and off == end and oe == end:
-                    out.append((end, off, oe))
-                elif "exact" in kinds and oe - off <= 1:
-                    out.append((end, off, oe))
-                elif "node" in kinds:
-                    out.append((end, off, oe))
+        if not full and end not in QUICK_ENDS:
+            continue
+        offs = range(end + 1) if (full or end <= 1) else sorted({0, end // 2, end})
+        for off in offs:
+            oes = range(off, end + 1)
+            if not full and end > 1:
+                oes = sorted({o for o in (off, off + 1, off + 2, end) if off <= o <= end})
+            for oe in oes:
+                out.append((end, off, oe))
     return out
 
 
@@ -79,7 +79,11 @@ def write_setup(case):
                  "entry": entry, "x": x, "end": end, "offset": off}
 
 
-def write_body(kind: int, layout_fn, rcu: bool = False, is_root: bool = False):
+KIND_NAMES = {O.WR_EXACT_FIT: "exact_fit", O.WR_SLOT_STORE: "slot_store",
+              O.WR_APPEND: "append", O.WR_NODE_STORE: "node_store"}
+
+
+def write_body(layout_fn, kinds, rcu: bool = False, is_root: bool = False):
     def body(st, case):
         end = case[0]
         node = st["node"]
@@ -87,23 +91,59 @@ def write_body(kind: int, layout_fn, rcu: bool = False, is_root: bool = False):
         index, last, entry, x = st["index"], st["last"], st["entry"], st["x"]
         w = O.leaf_write_setup(piv, slots, end, case[1], index, last, entry, lo, hi,
                                MIN_SLOTS, NSLOTS, is_root, rcu)
-        if w.store_type != kind:
+        if w.store_type not in kinds:
             return True
         lay = layout_fn(piv, slots, end, w, entry, hi, rcu)
         if lay is None:
             return True
         st["after"] = lay
+        st["store_type"] = KIND_NAMES[w.store_type]
         new = MapleNode(GEO, maple_leaf_64)
         new.pivot, new.slot = lay.pivots, lay.slots
-        old_read = lookup(piv, slots, end, hi, x)
+        if "old_read" not in st:  # path independent: build once per case
+            st["old_read"] = lookup(piv, slots, end, hi, x)
+            st["old_gap"] = spec_max_gap(piv, slots, end, lo, hi)
         new_read = lookup(lay.pivots, lay.slots, lay.end, hi, x)
-        return And(node_ok(lay.pivots, lay.slots, lay.end, lo, hi),
-                   ma_data_end(new, maple_leaf_64, hi) == lay.end,
-                   new_read == If(And(index <= x, x <= last), entry, old_read),
-                   Implies(Not(lay.update_gap),
-                           spec_max_gap(lay.pivots, lay.slots, lay.end, lo, hi)
-                           == spec_max_gap(piv, slots, end, lo, hi)))
+        gap_ok = True if lay.update_gap is True else Implies(
+            Not(lay.update_gap), spec_max_gap(lay.pivots, lay.slots, lay.end, lo, hi) == st["old_gap"])
+        return w.store_type, And(node_ok(lay.pivots, lay.slots, lay.end, lo, hi),
+                                 ma_data_end(new, maple_leaf_64, hi) == lay.end,
+                                 new_read == If(And(index <= x, x <= last), entry, st["old_read"]),
+                                 gap_ok)
     return body
+
+
+_SHARED: dict = {}
+
+
+def leaf_write_outcome(layout_fn, kind: int, shared: bool):
+    """The outcome for one store type; the real helpers share one exploration."""
+    import time
+    if not shared:
+        t = time.perf_counter()
+        out = prove(write_cases(), write_setup, write_body(layout_fn, {kind}), tags=[kind])[kind]
+        out.extra["seconds"] = time.perf_counter() - t
+        return out
+    key = (layout_fn, FULL)
+    if key not in _SHARED:
+        t = time.perf_counter()
+        kinds = list(KIND_NAMES)
+        outs = prove(write_cases(), write_setup, write_body(layout_fn, set(kinds)), tags=kinds)
+        total = time.perf_counter() - t
+        n = sum(o.paths for o in outs.values()) or 1
+        for o in outs.values():
+            o.extra["seconds"] = total * o.paths / n
+            o.extra["shared"] = "one exploration shared by the 4 leaf-store lemmas"
+        _SHARED[key] = outs
+        _SHARED[(key, "used")] = set()
+    used = _SHARED[(key, "used")]
+    out = _SHARED[key][kind]
+    if kind in used:  # a second lemma over the same paths: no second bill
+        import copy
+        out = copy.copy(out)
+        out.extra = dict(out.extra, seconds=0.0)
+    used.add(kind)
+    return out
 
 
 def _layout_via(**swap):
@@ -128,32 +168,78 @@ def _real(piv, slots, end, w, entry, hi, rcu):
        _layout_via(exact_fit_layout=M.exact_fit_layout_always_gap))
 def _exact(layout_fn):
     """exact fit: one slot rewritten; invariants, data end, map refinement, gap trigger."""
-    return prove(write_cases({"exact"}), write_setup, write_body(O.WR_EXACT_FIT, layout_fn))
+    return leaf_write_outcome(layout_fn, O.WR_EXACT_FIT, layout_fn is _real)
 
 
 @lemma("slot_store_2_3", "node_ops.slot_store_layout (+ leaf_write_setup)", _real,
        _layout_via(slot_store_layout=M.slot_store_layout_bad))
 def _slot(layout_fn):
     """slot store (two slots, or three without RCU): invariants, data end, map, gap trigger."""
-    return prove(write_cases({"slot"}), write_setup, write_body(O.WR_SLOT_STORE, layout_fn))
+    return leaf_write_outcome(layout_fn, O.WR_SLOT_STORE, layout_fn is _real)
 
 
 @lemma("slot_store_gap_trigger", "node_ops.slot_store_layout update_gap", _real,
        _layout_via(slot_store_layout=M.slot_store_layout_no_gap))
 def _slot_gap(layout_fn):
-    """slot store asks for a gap update whenever the largest gap may change."""
-    return prove(write_cases({"slot"}), write_setup, write_body(O.WR_SLOT_STORE, layout_fn))
+    """slot store asks for a gap update whenever the leaf's largest gap may change."""
+    return leaf_write_outcome(layout_fn, O.WR_SLOT_STORE, layout_fn is _real)
 
 
 @lemma("append_store", "node_ops.append_layout (+ leaf_write_setup)", _real,
        _layout_via(append_layout=M.append_layout_bad))
 def _append(layout_fn):
     """append (write starting in the last slot): invariants, data end, map, gap trigger."""
-    return prove(write_cases({"append"}), write_setup, write_body(O.WR_APPEND, layout_fn))
+    return leaf_write_outcome(layout_fn, O.WR_APPEND, layout_fn is _real)
 
 
 @lemma("node_store", "node_ops.node_store_layout (+ leaf_write_setup)", _real,
        _layout_via(node_store_layout=M.node_store_layout_no_max))
 def _node(layout_fn):
     """node store (rebuilt layout): invariants, data end, map refinement."""
-    return prove(write_cases({"node"}), write_setup, write_body(O.WR_NODE_STORE, layout_fn))
+    return leaf_write_outcome(layout_fn, O.WR_NODE_STORE, layout_fn is _real)
+
+
+@lemma("null_widening", "node_ops.wr_extend_null", _real,
+       _layout_via(wr_extend_null=M.wr_extend_null_no_prev))
+def _widen(layout_fn):
+    """NULL widening keeps 'no two NULLs in a row' for every leaf store it feeds (node store shown)."""
+    if layout_fn is _real:
+        return leaf_write_outcome(layout_fn, O.WR_NODE_STORE, True)
+    return _widen_mutant(layout_fn)
+
+
+def _widen_mutant(layout_fn):
+    saved = O.wr_extend_null
+    O.wr_extend_null = M.wr_extend_null_no_prev
+    try:
+        outs = prove(write_cases(), write_setup, write_body(_real, set(KIND_NAMES)),
+                     tags=list(KIND_NAMES))
+    finally:
+        O.wr_extend_null = saved
+    bad = [o for o in outs.values() if not o.proven]
+    return bad[0] if bad else outs[O.WR_NODE_STORE]
+
+
+@lemma("new_end_rule", "node_ops.wr_new_end", _real,
+       _layout_via())
+def _new_end(layout_fn):
+    """mas_wr_new_end agrees with the layout each store type builds (checked with the stores)."""
+    if layout_fn is _real:
+        return leaf_write_outcome(layout_fn, O.WR_SLOT_STORE, True)
+    saved = O.wr_new_end
+    O.wr_new_end = _new_end_mutant
+    try:
+        outs = prove(write_cases(), write_setup, write_body(_real, set(KIND_NAMES)),
+                     tags=list(KIND_NAMES))
+    finally:
+        O.wr_new_end = saved
+    bad = [o for o in outs.values() if not o.proven]
+    return bad[0] if bad else outs[O.WR_SLOT_STORE]
+
+
+def _new_end_mutant(end, offset, offset_end, r_min, index, end_piv, last):
+    """forgets that a write ending exactly on a pivot does not add a slot."""
+    new_end = end + 2 - (offset_end - offset)
+    if O.br(r_min == index):
+        new_end -= 1
+    return new_end

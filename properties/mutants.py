@@ -84,6 +84,11 @@ def O_select(seq, offset, default):
 
 # ------------------------------------------------------------------ write steps
 
+# the real steps, bound now: a lemma swaps the module attribute for the mutant
+_SLOT_STORE = O.slot_store_layout
+_NODE_STORE = O.node_store_layout
+_MAS_MAB_CP = O.mas_mab_cp
+
 def wr_new_end_no_exact_end(end, offset, offset_end, r_min, index, end_piv, last):
     """forgets that a write ending exactly on a pivot does not add a slot."""
     return end + 2 - (offset_end - offset) - If(r_min == index, 1, 0)
@@ -129,15 +134,15 @@ def slot_store_layout_bad(pivots, slots, end, offset, offset_end, index, last, e
 def slot_store_layout_no_gap(pivots, slots, end, offset, offset_end, index, last, entry, r_min,
                              rcu=False):
     """right layout, but asks for a gap update only when the new entry is NULL."""
-    lay = O.slot_store_layout(pivots, slots, end, offset, offset_end, index, last, entry, r_min, rcu)
+    lay = _SLOT_STORE(pivots, slots, end, offset, offset_end, index, last, entry, r_min, rcu)
     return lay._replace(update_gap=is_null(entry))
 
 
 def node_store_layout_no_max(pivots, slots, end, offset, offset_end, index, last, entry, r_min,
                              end_piv, max, new_end, leaf=True):
     """node store that forgets the explicit max pivot after the copied tail."""
-    lay = O.node_store_layout(pivots, slots, end, offset, offset_end, index, last, entry, r_min,
-                              end_piv, max, new_end, leaf)
+    lay = _NODE_STORE(pivots, slots, end, offset, offset_end, index, last, entry, r_min,
+                      end_piv, max, new_end, leaf)
     p = list(lay.pivots)
     if new_end < len(p) and new_end > lay.offset:
         p[new_end] = 0 if new_end else p[new_end]
@@ -210,7 +215,7 @@ def mab_mas_cp_keep_zero(b: BigNode, mab_start, mab_end, nslots, leaf, alloc):
 def mas_mab_cp_skip_last(pivots, slots, gaps, max, mas_start, mas_end, b_pivots, b_slots, b_gaps,
                          mab_start):
     """copy-in that stops one slot early."""
-    return O.mas_mab_cp(pivots, slots, gaps, max, mas_start, max_end_minus(mas_end), b_pivots,
+    return _MAS_MAB_CP(pivots, slots, gaps, max, mas_start, max_end_minus(mas_end), b_pivots,
                         b_slots, b_gaps, mab_start)
 
 
@@ -222,29 +227,21 @@ def max_end_minus(mas_end):
 
 def leaf_max_gap_plus_one(pivots, slots, end, min, max):
     """a middle NULL slot counts pivot[i] - pivot[i-1] + 1 (one too many)."""
-    max_gap = 0
-    if br(is_null(slots[0])):
-        max_gap = pivots[0] - min + 1
-        i = 2
-    else:
-        i = 1
+    null0 = is_null(slots[0])
+    max_gap = If(null0, pivots[0] - min + 1, 0)
     max_piv = end - 1
     if max_piv < 0:
         return max_gap
-    if br(max == N.ULONG_MAX) and br(is_null(slots[max_piv + 1])):
-        gap = N.ULONG_MAX - pivots[max_piv]
-        if br(gap > max_gap):
-            max_gap = gap
-        if br(max_gap > pivots[max_piv] - min):
-            return max_gap
-    while i <= max_piv:
-        if br(is_null(slots[i])):
-            gap = pivots[i] - pivots[i - 1] + 1
-            if br(gap > max_gap):
-                max_gap = gap
-            i += 1
-        i += 1
-    return max_gap
+    top = O.And(max == N.ULONG_MAX, is_null(slots[max_piv + 1]))
+    with_top = If(top, O._max2(max_gap, N.ULONG_MAX - pivots[max_piv]), max_gap)
+    early = O.And(top, with_top > pivots[max_piv] - min)
+    best = with_top
+    skip = null0
+    for i in range(1, max_piv + 1):
+        counted = O.And(is_null(slots[i]), O.Not(skip))
+        best = If(counted, O._max2(best, pivots[i] - pivots[i - 1] + 1), best)
+        skip = counted
+    return If(early, with_top, best)
 
 
 def ma_max_gap_low_wins(gaps, end):
@@ -252,20 +249,20 @@ def ma_max_gap_low_wins(gaps, end):
     offset = 0
     max_gap = 0
     for i in range(end + 1):
-        if br(gaps[i] > max_gap):
-            max_gap = gaps[i]
-            offset = i
+        better = gaps[i] > max_gap
+        offset = If(better, i, offset)
+        max_gap = If(better, gaps[i], max_gap)
     return max_gap, offset
 
 
 def parent_gap_step_no_rescan(gaps, end, meta_gap, offset, new):
     """never rescans when the largest gap shrinks."""
     gaps = list(gaps)
-    old_max = gaps[meta_gap]
+    old_max = O.select(gaps, meta_gap)
     gaps[offset] = new
     if br(old_max == new):
         return gaps, meta_gap, False
-    if offset != meta_gap:
+    if br(offset != meta_gap):
         if br(old_max > new):
             return gaps, meta_gap, False
         return gaps, offset, True

@@ -41,36 +41,43 @@ class Outcome:
 
 
 def _explore(solver: z3.Solver, body, max_paths: int):
-    """Yield (path_condition, result) for every feasible path of ``body()``."""
-    pending = [[]]
+    """Yield (path_condition, result) for every feasible path of ``body()``.
+
+    Model-guided: every queued path carries a model of the precondition and
+    its path so far.  At a new symbolic branch the side that model satisfies is
+    feasible for free; only the other side is checked, and when it is feasible
+    it is queued with the model the check found.  One solver call per new
+    branch point, and no infeasible path is ever run.
+    """
+    if solver.check() != z3.sat:
+        return
+    pending = [([], solver.model())]
     paths = 0
     while pending:
-        decisions = pending.pop()
+        decisions, model = pending.pop()
         path: list = []
         pos = 0
+        seen: dict = {}
 
-        def oracle(cond, decisions=decisions, path=path):
+        def oracle(cond, decisions=decisions, path=path, seen=seen, model=model):
             nonlocal pos
             if pos < len(decisions):
                 d = decisions[pos]
+            elif cond.get_id() in seen:
+                d = seen[cond.get_id()]
+                decisions.append(d)
             else:
+                d = z3.is_true(model.eval(cond, model_completion=True))
+                other = z3.Not(cond) if d else cond
                 solver.push()
                 solver.add(*path)
-                solver.add(cond)
-                can_t = solver.check() != z3.unsat
+                solver.add(other)
+                if solver.check() == z3.sat:
+                    pending.append((decisions[:pos] + [not d], solver.model()))
                 solver.pop()
-                solver.push()
-                solver.add(*path)
-                solver.add(z3.Not(cond))
-                can_f = solver.check() != z3.unsat
-                solver.pop()
-                if can_t and can_f:
-                    d = True
-                    pending.append(decisions[:pos] + [False])
-                else:
-                    d = can_t
                 decisions.append(d)
             pos += 1
+            seen[cond.get_id()] = d
             path.append(cond if d else z3.Not(cond))
             return d
 
@@ -85,15 +92,19 @@ def _explore(solver: z3.Solver, body, max_paths: int):
         yield path, result
 
 
-def prove(cases, setup, body, max_paths: int = 20000, timeout_ms: int = 20000) -> Outcome:
+def prove(cases, setup, body, max_paths: int = 200000, timeout_ms: int = 20000,
+          tags=None, vacuous_ok: bool = False) -> Outcome:
     """Prove ``pre => post`` over every case and every path.
 
-    ``setup(case) -> (pre: list of z3 bools, state)``; ``body(state, case) -> post``
-    (a z3 bool or a Python bool) runs the helper under test.
+    ``setup(case) -> (pre: list of z3 bools, state)``; ``body(state, case)`` runs
+    the helper under test and returns the postcondition (a z3 bool or a Python
+    bool), or ``(tag, post)`` when one exploration serves several lemmas.  With
+    ``tags``, the result is a dict tag -> Outcome (each tag stops at its first
+    counterexample, the exploration goes on for the others).
     """
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
-    n_paths = 0
+    outs = {t: Outcome(True) for t in (tags or [None])}
     n_cases = 0
     for case in cases:
         n_cases += 1
@@ -104,23 +115,39 @@ def prove(cases, setup, body, max_paths: int = 20000, timeout_ms: int = 20000) -
             solver.pop()
             continue
         for path, post in _explore(solver, lambda: body(state, case), max_paths):
-            n_paths += 1
-            if post is True:
+            tag = None
+            if isinstance(post, tuple):
+                tag, post = post
+            out = outs.get(tag)
+            if out is None:
+                continue
+            out.paths += 1
+            out.cases = n_cases
+            if post is True or not out.proven:
                 continue
             solver.push()
             solver.add(*path)
             solver.add(z3.Not(post) if post is not False else z3.BoolVal(True))
             r = solver.check()
             if r == z3.sat:
-                m = solver.model()
-                solver.pop()
-                solver.pop()
-                return Outcome(False, n_paths, n_cases, m, state, case)
-            if r == z3.unknown:
-                solver.pop()
-                solver.pop()
-                return Outcome(False, n_paths, n_cases, None, state, case,
-                               note=f"z3: unknown ({solver.reason_unknown()})")
+                out.proven = False
+                out.model = solver.model()
+                out.state = dict(state) if isinstance(state, dict) else state
+                out.case = case
+            elif r == z3.unknown:
+                out.proven = False
+                out.case = case
+                out.note = f"z3: unknown ({solver.reason_unknown()})"
             solver.pop()
+            if tags is None and not out.proven:
+                solver.pop()
+                return out
         solver.pop()
-    return Outcome(True, n_paths, n_cases)
+        if tags is not None and not any(o.proven for o in outs.values()):
+            break
+    for o in outs.values():
+        o.cases = n_cases
+        if o.proven and n_cases and not o.paths and not vacuous_ok:
+            o.proven = False
+            o.note = "vacuous: no case satisfies the precondition"
+    return outs if tags is not None else outs[None]
