@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
                              "(default: Debian's linux-source-6.12, fetched and cached)")
         sp.add_argument("--sanitize", action="store_true",
                         help="use the ASan/UBSan build of the Linux adapter")
+        sp.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false",
+                        help="do not step around known kernel bugs (maplecheck.properties.known)")
 
     f = sub.add_parser("fuzz", help="run a seeded fuzzing campaign against the model")
     impl_arg(f)
@@ -93,11 +95,14 @@ def cmd_fuzz(args) -> int:
         res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
                            out=Path(args.out), linux_src=args.linux_src, sanitize=args.sanitize,
                            example_len=args.example_len, progress=update,
-                           shrink_budget_s=args.shrink_seconds)
+                           shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs)
     rate = res.steps / res.seconds if res.seconds else 0.0
     heights = " ".join(f"h{h}:{n}" for h, n in sorted(res.heights.items()))
     _say(f"{res.examples} examples, {res.steps} checked steps, {rate:,.0f} steps/s; "
-         f"max height per example: {heights or '-'}")
+         f"max height per example: {heights or '-'}; cursor calls Linux leaves undefined, "
+         f"not sent: {res.skipped}")
+    for name, n in sorted(res.known.items()):
+        _say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
     for f in res.failures:
         print(f"FAILED ({f.kind}): {f.message}")
         print(f"minimized trace ({f.ops} of {f.original_ops} ops): {f.trace}")
@@ -145,7 +150,8 @@ def cmd_replay(args) -> int:
     from maplecheck.properties.engine import check_trace
 
     flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
-    failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize)
+    failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize,
+                          avoid_known_bugs=args.avoid_known_bugs)
     if failure:
         print(f"FAILED at op {failure.step} ({failure.kind}): {failure.message}")
     print(f"ops={len(ops)} result={'fail' if failure else 'pass'}")

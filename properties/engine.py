@@ -60,6 +60,8 @@ class CampaignResult:
     failures: list[Failure] = field(default_factory=list)
     heights: Counter = field(default_factory=Counter)
     flags: Counter = field(default_factory=Counter)
+    known: Counter = field(default_factory=Counter)
+    skipped: int = 0
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
@@ -69,7 +71,7 @@ class CampaignResult:
 # ---------------------------------------------------------------- running ops
 
 def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize: bool = False,
-                  contents_every: int = 1) -> Lockstep:
+                  contents_every: int = 1, avoid_known_bugs: bool = True) -> Lockstep:
     model = open_session("model", flags)
     impls = {}
     try:
@@ -80,7 +82,7 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
         for s in impls.values():
             s.close()
         raise
-    return Lockstep(model, impls, contents_every=contents_every)
+    return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs)
 
 
 def _needs_single_step(op: tuple) -> bool:
@@ -135,9 +137,25 @@ def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
 
 
 def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None = None,
-                sanitize: bool = False, batched: bool = False) -> ImplFailure | None:
-    """Replay ``ops`` on fresh trees; return the failure, or None when all is well."""
-    ls = open_lockstep(impl, flags, linux_src, sanitize)
+                sanitize: bool = False, batched: bool = True,
+                avoid_known_bugs: bool = True) -> ImplFailure | None:
+    """Replay ``ops`` on fresh trees; return the failure, or None when all is well.
+
+    Batched replay validates after every write and compares every result, but
+    compares whole-tree contents and dumps once per batch; when that is what
+    failed, the batch is replayed one operation at a time so the failure names
+    the first operation after which the trees differ.
+    """
+    f = _check_once(impl, flags, ops, linux_src, sanitize, batched, avoid_known_bugs)
+    if f is not None and batched and f.kind in ("contents", "dump", "flags"):
+        exact = _check_once(impl, flags, ops[:f.step + 1], linux_src, sanitize, False, avoid_known_bugs)
+        if exact is not None:
+            return exact
+    return f
+
+
+def _check_once(impl, flags, ops, linux_src, sanitize, batched, avoid_known_bugs):
+    ls = open_lockstep(impl, flags, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
     try:
         run_ops(ls, ops, batched=batched)
     except ImplFailure as f:
@@ -194,18 +212,18 @@ def shrink(ops: list[tuple], fails: Callable[[list[tuple]], bool], budget_s: flo
 
 def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailure, out: Path,
                      name: str, linux_src: str | None = None, sanitize: bool = False,
-                     budget_s: float = 120.0) -> Failure:
+                     budget_s: float = 120.0, avoid_known_bugs: bool = True) -> Failure:
     """Shrink a failing example and write both traces; return where they are."""
     prefix = ops[:failure.step + 1]
     original = write_trace(out / f"{name}.original.jsonl", flags, prefix,
                            note=f"{failure.kind}: {failure.message[:500]}")
 
     def fails(candidate: list[tuple]) -> bool:
-        f = check_trace(impl, flags, candidate, linux_src, sanitize)
+        f = check_trace(impl, flags, candidate, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
         return f is not None and f.kind == failure.kind
 
     small = shrink(prefix, fails, budget_s) if fails(prefix) else prefix
-    final = check_trace(impl, flags, small, linux_src, sanitize) or failure
+    final = check_trace(impl, flags, small, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs) or failure
     trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}")
     return Failure(final.kind, final.message, trace, original, len(small), len(prefix))
 
@@ -220,7 +238,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
                  out: Path = Path("maplecheck-out"), linux_src: str | None = None,
                  sanitize: bool = False, example_len: int = 2000, bulk_max: int = 6000,
                  progress: Callable[[CampaignResult], None] | None = None,
-                 shrink_budget_s: float = 120.0) -> CampaignResult:
+                 shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True) -> CampaignResult:
     """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure."""
     if steps is None and minutes is None:
         steps = 20000
@@ -235,17 +253,19 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
             break
         length = example_len if steps is None else max(1, min(example_len, steps - res.steps))
         flags, ops = example_ops(example_seed(seed, k), length, bulk_max=bulk_max)
-        ls = open_lockstep(impl, flags, linux_src, sanitize)
+        ls = open_lockstep(impl, flags, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
         try:
             run_ops(ls, ops)
-            res.heights[_max_height(ls)] += 1
+            res.heights[ls.max_height] += 1
+            res.known.update(ls.known_avoided)
+            res.skipped += ls.skipped
         except ImplFailure as f:
             _close_quietly(ls)
             res.steps += f.step + 1
             res.examples += 1
             name = f"{impl}-seed{seed}-ex{k}"
             res.failures.append(minimize_failure(impl, flags, ops, f, Path(out), name, linux_src,
-                                                 sanitize, shrink_budget_s))
+                                                 sanitize, shrink_budget_s, avoid_known_bugs))
             break
         _close_quietly(ls)
         res.flags[flags] += 1
@@ -259,12 +279,4 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
     return res
 
 
-def _max_height(ls: Lockstep) -> int:
-    return getattr(ls, "max_height", 0)
 
-
-def replay(path: Path, impl: str, linux_src: str | None = None, sanitize: bool = False):
-    """Replay a trace file; return (number of ops, failure or None)."""
-    from maplecheck.ops import read_trace
-    flags, ops = read_trace(path)
-    return len(ops), check_trace(impl, flags, ops, linux_src, sanitize)

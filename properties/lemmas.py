@@ -111,7 +111,7 @@ def _enode_roundtrip(t: int, mk):
 for _t, _nm in ((maple_leaf_64, "leaf"), (maple_range_64, "range"),
                 (maple_arange_64, "arange"), (maple_dense, "dense")):
     lemma(f"enode_roundtrip_{_nm}", "node.mt_mk_node / mte_to_node / mte_node_type / mte_is_leaf",
-          N.mt_mk_node, M.mt_mk_node_shift2,
+          N.mt_mk_node, M.mt_mk_node_shift2 if _t != maple_dense else M.mt_mk_node_no_null_bit,
           f"a 256-aligned {_nm} node: the enode decodes to the same address and type, "
           f"is a leaf iff the type is < 2, and its low byte is {TYPE_BYTES[_t]:#04x}")(
         (lambda t: (lambda mk: _enode_roundtrip(t, mk)))(_t))
@@ -168,13 +168,14 @@ lemma("parent_slot_every_slot_arange", "node.ma_parent_ptr / ma_parent_slot / ma
 @lemma("root_parent", "node.ma_root_parent / ma_is_root_parent / ma_parent_slot",
        N.ma_parent_slot, M.ma_parent_slot_no_root_test)
 def _root_parent(slot_fn):
-    """The root's parent word (&tree | 1) reads as root, slot 0; a child's
-    parent word never reads as root."""
+    """The root's parent word (&tree | 1, the tree struct only word-aligned)
+    reads as root, slot 0; a child's parent word never reads as root."""
     def setup():
         t = bv("tree_addr")
         p = bv("parent_addr")
         s = bv("slot")
-        return [aligned(t), aligned(p), z3.ULT(s, RANGE_SLOTS)], {"tree_addr": t, "parent_addr": p, "slot": s}
+        return ([(t & 7) == 0, aligned(p), z3.ULT(s, RANGE_SLOTS)],
+                {"tree_addr": t, "parent_addr": p, "slot": s})
 
     def body(st):
         w = N.ma_root_parent(st["tree_addr"])

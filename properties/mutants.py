@@ -21,6 +21,11 @@ def mt_mk_node_shift2(addr, type):
     return addr | (type << 2) | N.MAPLE_ENODE_NULL
 
 
+def mt_mk_node_no_null_bit(addr, type):
+    """forgets MAPLE_ENODE_NULL (bit 2)."""
+    return addr | (type << 3)
+
+
 def mt_mk_root_bit0(enode):
     """root marked with bit 0 instead of bit 1."""
     return enode | 0x01

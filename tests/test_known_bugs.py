@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Known kernel bugs: the predicate is exact, the crash is real, lockstep steps around it.
+
+If a future kernel fixes the RCU free-walk bug, ``test_rcu_free_walk_crash_is_real``
+fails and says so: then the workaround can go.
+"""
+
+import pytest
+
+from maplecheck.impl.linux.worker import ImplCrash, RemoteLinuxSession
+from maplecheck.properties.engine import check_trace
+from maplecheck.properties.known import rcu_free_walk_reads_meta
+from maplecheck.tree import MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU
+
+
+def ascending_points(n, stride=2):
+    return [("store_range", 0, stride * i, stride * i, 2 * i + 1) for i in range(n)]
+
+
+@pytest.mark.parametrize("n, crashes", [(2000, False), (2801, True)])
+def test_rcu_free_walk_crash_is_real(n, crashes):
+    """Destroying an RCU plain tree crashes in 6.12 exactly when the predicate holds."""
+    s = RemoteLinuxSession(MT_FLAGS_USE_RCU, sanitize=True)
+    try:
+        s.run(ascending_points(n))
+        d = s.dump(0)
+        assert d["height"] == 4
+        assert rcu_free_walk_reads_meta(d) is crashes
+        if crashes:
+            with pytest.raises(ImplCrash, match="mte_dead_walk|mt_free_walk|SEGV"):
+                s.step(("destroy", 0))
+        else:
+            s.step(("destroy", 0))
+            assert s.live_nodes() == 0
+    finally:
+        s._kill()
+
+
+def test_predicate_needs_rcu_and_a_plain_tree():
+    s = RemoteLinuxSession(MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU)
+    try:
+        s.run(ascending_points(2801))
+        assert not rcu_free_walk_reads_meta(s.dump(0))  # arange nodes keep meta apart
+    finally:
+        s.close()
+
+
+def test_lockstep_steps_around_the_known_bug_and_can_be_told_not_to():
+    ops = ascending_points(2801) + [("load", 0, 10)]
+    assert check_trace("linux", MT_FLAGS_USE_RCU, ops) is None
+    f = check_trace("linux", MT_FLAGS_USE_RCU, ops, avoid_known_bugs=False)
+    assert f is not None and f.kind == "crash"
