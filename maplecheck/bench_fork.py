@@ -379,3 +379,28 @@ def factories_for(impl: str, linux_src: str | None = None) -> list:
         else:
             raise ValueError(f"unknown implementation {name!r}")
     return out
+
+
+def main(args) -> int:
+    """``maplecheck bench fork [--impl …] [--entries N] [--iterations N]``."""
+    import sys
+
+    from maplecheck.properties.impls import SetupError, linux_library
+
+    impl = args.impl
+    if impl in ("linux", "both"):
+        linux_library(args.linux_src, False)  # one clear setup error, exit 2
+    try:
+        factories = factories_for(impl, args.linux_src)
+    except Exception as e:  # pragma: no cover - linux_library already built it
+        raise SetupError(f"bench fork: {e}") from e
+    sizes = (args.entries,) if args.entries else (23, 135, 223, 4023)
+    iterations = ({"python": args.iterations, "linux": args.iterations} if args.iterations
+                  else {"python": 200, "linux": 20000})
+    rows = bench_fork(factories, sizes, iterations,
+                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_rows(rows))
+    print("times are CPU seconds per iteration; before = insert every entry into an empty tree, "
+          "after = dup + replace every entry; ratio = before / after")
+    print(summary_line(rows, args.entries or 135))
+    return 0

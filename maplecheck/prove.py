@@ -223,7 +223,7 @@ def main(args) -> int:
 
     from rich.console import Console
     names = getattr(args, "lemma", None) or None
-    console = Console(stderr=False)
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     err = Console(stderr=True)
     known = lemma_names()
     unknown = [n for n in (names or []) if n not in known]

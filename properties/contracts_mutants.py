@@ -13,7 +13,6 @@ from __future__ import annotations
 from maplecheck.impl.pytree import node_ops as O
 from maplecheck.properties import contracts as C
 from maplecheck.properties.contracts import _spec_gap, _valid  # noqa: F401  (used by the contracts)
-from maplecheck.properties.logic import If
 
 
 def _bad_data_end(node, type, max):

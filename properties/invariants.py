@@ -18,7 +18,7 @@ Names follow the kernel's checks; :data:`INVARIANTS` lists them all.
 
 from __future__ import annotations
 
-from .logic import And, If, Implies, Max, Not, Or
+from .logic import And, If, Implies, Max, Not, Or, concrete_cache
 
 ULONG_MAX = (1 << 64) - 1
 
@@ -51,6 +51,7 @@ def node_occupancy(end, max_, min_slots):
 
 # ------------------------------------------------------------------ (c) parent slot
 
+@concrete_cache
 def parent_slot(parent_slots, pslot, enode, parent_addr, addr):
     """(c) Non-root: parent != node; parent.slot[pslot] is this enode; no other parent slot is."""
     n = len(parent_slots)
@@ -62,12 +63,14 @@ def parent_slot(parent_slots, pslot, enode, parent_addr, addr):
 
 # ------------------------------------------------------------------ (d) limits
 
+@concrete_cache
 def pivot_nonzero(pivots, max_):
     """(d) Up to the stop, no pivot after offset 0 is zero."""
     b = _before_stops(pivots, max_)
     return And(*[Implies(b[i], _piv(pivots, i, max_) != 0) for i in range(1, len(pivots) + 1)])
 
 
+@concrete_cache
 def pivot_ordered(pivots, max_):
     """(d) Up to the stop, pivots never decrease."""
     b = _before_stops(pivots, max_)
@@ -75,6 +78,7 @@ def pivot_ordered(pivots, max_):
                  for i in range(1, len(pivots) + 1)])
 
 
+@concrete_cache
 def pivot_in_range(pivots, min_, max_):
     """(d) Up to the stop, every pivot lies within [node min, node max]."""
     b = _before_stops(pivots, max_)
@@ -82,6 +86,7 @@ def pivot_in_range(pivots, min_, max_):
                  for i in range(len(pivots) + 1)])
 
 
+@concrete_cache
 def data_end_matches(pivots, max_, end):
     """(d) The data end equals the first offset whose pivot (or implied max) is the node max."""
     b = _before_stops(pivots, max_)
@@ -89,11 +94,13 @@ def data_end_matches(pivots, max_, end):
                 for i in range(len(pivots) + 1)])
 
 
+@concrete_cache
 def beyond_end_slots_null(slots, end):
     """(d) Slots after the data end are NULL (the last slot may hold the metadata overlay)."""
     return And(*[Implies(i > end, slots[i] == 0) for i in range(len(slots) - 1)])
 
 
+@concrete_cache
 def beyond_end_pivots_zero(pivots, end):
     """(d) Pivots after the data end are zero (the kernel warns below the last pivot)."""
     return And(*[Implies(i > end, pivots[i] == 0) for i in range(len(pivots) - 1)])
@@ -108,6 +115,7 @@ def child_slot(child, i, child_pslot, child_parent_addr, addr):
 
 # ------------------------------------------------------------------ (f) gaps
 
+@concrete_cache
 def leaf_max_gap(pivots, slots, min_, max_):
     """(f) The largest NULL range of a leaf, up to the stop (a value, not a predicate)."""
     best = 0
@@ -121,6 +129,7 @@ def leaf_max_gap(pivots, slots, min_, max_):
     return best
 
 
+@concrete_cache
 def arange_gap_bounded(pivots, slots, gaps, min_, max_, end):
     """(f) arange: each used slot has a child and gap[i] fits in the slot's range."""
     out = []
@@ -132,6 +141,7 @@ def arange_gap_bounded(pivots, slots, gaps, min_, max_, end):
     return And(*out)
 
 
+@concrete_cache
 def arange_max_gap(gaps, end):
     """(f) The largest of gap[0..end] (a value)."""
     best = 0
@@ -140,6 +150,7 @@ def arange_max_gap(gaps, end):
     return best
 
 
+@concrete_cache
 def meta_gap_valid(gaps, end, meta_gap):
     """(f) meta.gap points inside the data at a largest gap."""
     m = arange_max_gap(gaps, end)
@@ -147,6 +158,7 @@ def meta_gap_valid(gaps, end, meta_gap):
                *[Implies(meta_gap == i, gaps[i] == m) for i in range(len(gaps))])
 
 
+@concrete_cache
 def gaps_beyond_end_zero(gaps, end):
     """(f) Gaps after the data end are zero."""
     return And(*[Implies(i > end, gaps[i] == 0) for i in range(len(gaps))])
@@ -157,6 +169,7 @@ def max_gap_within_node(max_gap, max_):
     return max_gap <= max_
 
 
+@concrete_cache
 def parent_gap_equal(parent_gaps, pslot, max_gap):
     """(f) The parent's gap[pslot] equals this node's largest gap exactly."""
     return And(*[Implies(pslot == i, parent_gaps[i] == max_gap) for i in range(len(parent_gaps))])

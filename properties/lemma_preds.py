@@ -25,7 +25,7 @@ from maplecheck.impl.pytree.node import ULONG_MAX, MapleNode, ma_data_end
 from maplecheck.impl.pytree.node_ops import is_null, safe_pivot
 
 from . import invariants as I
-from .logic import If, Implies, Not, Or
+from .logic import If, Implies, Not
 
 
 def And(*xs):

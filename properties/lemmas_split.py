@@ -26,7 +26,7 @@ from .lemma_preds import inv_children, inv_gaps, inv_nulls, lookup, node_ok
 from .lemmas import (ARANGE_SLOTS, GEO, RANGE_SLOTS, aligned, bv, entries, lemma, single, sym_layout,
                      u64, u64s)
 from .lemmas import FULL
-from .logic import And, If, Implies, Not
+from .logic import And, If, Not
 from .symexec import prove
 
 BIG = 36

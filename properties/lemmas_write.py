@@ -22,7 +22,7 @@ from __future__ import annotations
 import z3
 
 from maplecheck.impl.pytree import node_ops as O
-from maplecheck.impl.pytree.node import MapleNode, ULONG_MAX, ma_data_end, maple_leaf_64
+from maplecheck.impl.pytree.node import MapleNode, ma_data_end, maple_leaf_64
 
 from . import mutants as M
 from .lemma_preds import And, inv_nulls, lookup, node_ok, spec_max_gap

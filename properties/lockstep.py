@@ -70,18 +70,37 @@ class LocalSession(Session):
     def live_nodes(self) -> int:
         return self.factory.live_nodes()
 
-    def run_checked(self, ops: list[tuple], validate: bool = True):
-        """Run ``ops``, validating the written tree after each write; stop at the first problem.
+    #: in a batch, a Python validator walks at most about this many nodes per write
+    VALIDATE_NODES_PER_WRITE = 64
 
-        Returns ``(results, bad_index or None, messages)`` like the Linux batch path.
+    def run_checked(self, ops: list[tuple], validate: bool = True):
+        """Run ``ops`` and validate written trees; stop at the first problem.
+
+        Returns ``(results, bad_index or None, messages)`` like the Linux batch
+        path.  A Python validator costs time proportional to the tree, so
+        inside a batch a tree of N nodes is validated after every
+        ``N / VALIDATE_NODES_PER_WRITE``-th write to it (after every write
+        while it is small), and every written tree is validated at the end of
+        the batch; replay and the state machines validate after every write.
         """
         results = []
+        since: dict[int, int] = {}
         for k, op in enumerate(ops):
             results.append(self.step(op))
-            if validate and op[0] in WRITES and op[0] != "destroy":
-                problems = self.validate(op[1])
+            if not validate or op[0] not in WRITES or op[0] == "destroy":
+                continue
+            t = op[1]
+            since[t] = since.get(t, 0) + 1
+            if since[t] * self.VALIDATE_NODES_PER_WRITE >= self.factory.live_nodes():
+                since[t] = 0
+                problems = self.validate(t)
                 if problems:
                     return results, k, problems
+        for t, n in since.items():
+            if n and self.trees[t] is not None:
+                problems = self.validate(t)
+                if problems:
+                    return results, len(ops) - 1, problems
         return results, None, []
 
 

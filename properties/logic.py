@@ -10,7 +10,7 @@ keeps the validator's hot path plain Python.
 
 from __future__ import annotations
 
-from functools import reduce
+from functools import reduce, wraps
 
 try:  # z3 is a dependency, but the validator must not pay for importing it
     import z3 as _z3
@@ -69,3 +69,42 @@ def Max(*xs):
 
 def Min(*xs):
     return reduce(lambda a, b: If(a <= b, a, b), xs)
+
+
+def concrete_cache(fn):
+    """Memoize a predicate over plain values; call it straight through on z3 terms.
+
+    The validator evaluates every invariant on every node after every write,
+    but a write changes a handful of nodes: the rest hit this cache.  Lists
+    (pivots, slots, gaps) are keyed by their contents, so a changed node is
+    always evaluated afresh.  Any z3 term among the arguments bypasses the
+    cache, so the lemmas see the predicate itself.
+    """
+    cache: dict = {}
+
+    @wraps(fn)
+    def cached(*args):
+        key = []
+        for a in args:
+            t = type(a)
+            if t is list or t is tuple:
+                if _symbolic(*a):
+                    return fn(*args)
+                key.append(tuple(a))
+            elif t is int or t is bool or a is None:
+                key.append(a)
+            else:
+                return fn(*args)
+        key = tuple(key)
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        result = fn(*args)
+        if len(cache) >= 1 << 17:
+            cache.clear()
+        cache[key] = result
+        return result
+
+    cached.uncached = fn
+    return cached

@@ -23,7 +23,10 @@ class NodeAllocator:
 
     def __init__(self, geo: Geometry) -> None:
         self.geo = geo
-        self.nodes: list[MapleNode | None] = [None]  # address 0 is NULL
+        # Addresses start at 0x1000: a root word (enode | 2) must be above
+        # MAPLE_RESERVED_RANGE (4096) for xa_is_node() to see a node, as every
+        # kernel node address is.  Indices 0..15 stay unused (0 is NULL).
+        self.nodes: list[MapleNode | None] = [None] * 16
         self.free: list[int] = []
         self.live = 0
         self.requested = 0

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maplecheck.properties.logic import If
+
 # enum maple_type
 maple_dense, maple_leaf_64, maple_range_64, maple_arange_64 = range(4)
 TYPE_NAMES = ("dense", "leaf_64", "range_64", "arange_64")
@@ -72,8 +74,11 @@ class Geometry:
 
 
 LINUX_64 = Geometry()
-#: a scaled-down geometry for exhaustive checks and CrossHair
-SMALL = Geometry(range_slots=4, arange_slots=4)
+#: a scaled-down geometry for exhaustive checks and CrossHair.  Leaves and range
+#: nodes need 5 slots: with 4, the kernel's 3-way split (b_end >= 2n, split points
+#: moved off NULLs) can hand one node 5 entries and drop one (seen in random
+#: streams), and 2-way splits leave 1-slot nodes below the occupancy rule.
+SMALL = Geometry(range_slots=5, arange_slots=4)
 
 
 class MapleNode:
@@ -151,9 +156,12 @@ def ma_is_root_parent(parent: int) -> bool:
 
 def ma_parent_slot(parent: int) -> int:
     """The slot a child occupies in its parent (0 for the root)."""
-    if ma_is_root_parent(parent):
-        return 0
-    return (parent & MAPLE_PARENT_SLOT_MASK) >> MAPLE_PARENT_SLOT_SHIFT
+    if type(parent) is int:  # fast path: the walk and the writers
+        if parent & MA_ROOT_PARENT:
+            return 0
+        return (parent & MAPLE_PARENT_SLOT_MASK) >> MAPLE_PARENT_SLOT_SHIFT
+    return If(ma_is_root_parent(parent), _zero_like(parent),
+              _lshr(parent & MAPLE_PARENT_SLOT_MASK, MAPLE_PARENT_SLOT_SHIFT))
 
 
 def ma_parent_addr(parent: int) -> int:
@@ -162,9 +170,14 @@ def ma_parent_addr(parent: int) -> int:
 
 def ma_parent_type(parent: int, alloc_range: bool) -> int:
     """The parent's node type as the kernel infers it from the parent word."""
-    if parent & (MAPLE_NODE_MASK & ~MAPLE_PARENT_SLOT_MASK) == MAPLE_PARENT_RANGE64:
-        return maple_arange_64 if alloc_range else maple_range_64
-    return maple_dense  # anything else is a BUG in the kernel
+    if type(parent) is int and type(alloc_range) is bool:
+        if parent & (MAPLE_NODE_MASK & ~MAPLE_PARENT_SLOT_MASK) == MAPLE_PARENT_RANGE64:
+            return maple_arange_64 if alloc_range else maple_range_64
+        return maple_dense  # anything else is a BUG in the kernel
+    internal = If(alloc_range, _const_like(parent, maple_arange_64),
+                  _const_like(parent, maple_range_64))
+    return If(parent & (MAPLE_NODE_MASK & ~MAPLE_PARENT_SLOT_MASK) == MAPLE_PARENT_RANGE64,
+              internal, _const_like(parent, maple_dense))
 
 
 def ma_dead(parent: int, addr: int) -> bool:
@@ -173,17 +186,65 @@ def ma_dead(parent: int, addr: int) -> bool:
 
 
 # ------------------------------------------------------------------ metadata
+#
+# The range/leaf overlay packs ``end | gap << 8`` into the last slot.  On ints
+# that is bit arithmetic; a lemma may hand in a z3 Int (linear arithmetic:
+# ``% 256`` and ``/ 256`` are the same bytes for a non-negative word) or a z3
+# bit-vector (the bit operators themselves).
+
+def _is_bv(x) -> bool:
+    return hasattr(x, "size") and callable(x.size) and not isinstance(x, int)
+
+
+def _zero_like(x):
+    return _const_like(x, 0)
+
+
+def _const_like(x, c: int):
+    if _is_bv(x):
+        import z3
+        return z3.BitVecVal(c, x.size())
+    return c
+
+
+def _lshr(x, n: int):
+    """Logical shift right (a z3 bit-vector ``>>`` is arithmetic)."""
+    if _is_bv(x):
+        import z3
+        return z3.LShR(x, n)
+    return x >> n
+
+
+def _meta_byte(word, byte: int):
+    """Byte ``byte`` (0 = end, 1 = gap) of the last-slot overlay word."""
+    if word is None:
+        return 0
+    if type(word) is int:
+        return (word >> (8 * byte)) & 0xFF
+    if _is_bv(word):
+        return _lshr(word, 8 * byte) & 0xFF
+    return (word / (1 << (8 * byte))) % 256  # z3 Int: integer division
+
+
+def ma_meta_pack(end: int, gap: int) -> int:
+    """The overlay word a range/leaf node keeps in its last slot."""
+    if type(end) is int and type(gap) is int:
+        return end | (gap << 8)
+    if _is_bv(end) or _is_bv(gap):
+        return end | (gap << 8)
+    return end + gap * 256
+
 
 def ma_meta_end(node: MapleNode, type: int) -> int:
     if type == maple_arange_64:
         return node.meta_end
-    return (node.slot[-1] or 0) & 0xFF
+    return _meta_byte(node.slot[-1], 0)
 
 
 def ma_meta_gap(node: MapleNode, type: int) -> int:
     if type == maple_arange_64:
         return node.meta_gap
-    return ((node.slot[-1] or 0) >> 8) & 0xFF
+    return _meta_byte(node.slot[-1], 1)
 
 
 def ma_set_meta(node: MapleNode, type: int, end: int, gap: int) -> None:
@@ -192,7 +253,7 @@ def ma_set_meta(node: MapleNode, type: int, end: int, gap: int) -> None:
         node.meta_end = end
         node.meta_gap = gap
     else:
-        node.slot[-1] = end | (gap << 8)
+        node.slot[-1] = ma_meta_pack(end, gap)
 
 
 def ma_data_end(node: MapleNode, type: int, max: int) -> int:
@@ -202,28 +263,54 @@ def ma_data_end(node: MapleNode, type: int, max: int) -> int:
     while the last pivot is unused (0); a last pivot equal to the node max
     means the next-to-last slot ends the data; otherwise every slot is used
     and the max is implied.
+
+    Runs on ints (the walk) and on z3 terms (the lemmas prove it equals the
+    definition "first offset whose pivot, or the implied max, is the node
+    max" for every pivot array satisfying the pivot invariants).
     """
     if type == maple_arange_64:
         return node.meta_end
-    npiv = len(node.pivot)
-    last = node.pivot[npiv - 1]
-    if last == 0:
-        return (node.slot[-1] or 0) & 0xFF
-    if last == max:
-        return npiv - 1
-    return npiv
+    pivots = node.pivot
+    npiv = len(pivots)
+    last = pivots[npiv - 1]
+    if last.__class__ is int and max.__class__ is int:  # fast path: the walk
+        if not last:
+            w = node.slot[-1]
+            return w & 0xFF if w else 0
+        if last == max:
+            return npiv - 1
+        return npiv
+    return If(last == 0, _meta_byte(node.slot[-1], 0),
+              If(last == max, npiv - 1, npiv))
+
+
+def _int2(a, b) -> bool:
+    tp = type(a)
+    return (tp is int or tp is bool) and (type(b) is int)
+
+
+def _select(seq, offset, default):
+    """seq[offset], or ``default`` past its end; ``offset`` may be symbolic."""
+    if type(offset) is int:
+        return seq[offset] if offset < len(seq) else default
+    out = default
+    for i in range(len(seq) - 1, -1, -1):
+        out = If(offset == i, seq[i], out)
+    return out
 
 
 def mas_safe_pivot(node: MapleNode, offset: int, max: int) -> int:
     """pivot[offset], or the node max past the last pivot (the implied max)."""
-    if offset >= len(node.pivot):
-        return max
-    return node.pivot[offset]
+    if type(offset) is int:
+        if offset >= len(node.pivot):
+            return max
+        return node.pivot[offset]
+    return _select(node.pivot, offset, max)
 
 
 def mas_logical_pivot(node: MapleNode, offset: int, max: int) -> int:
     """Like :func:`mas_safe_pivot`, but an unused (0) pivot also reads as max."""
-    if offset >= len(node.pivot):
-        return max
-    piv = node.pivot[offset]
-    return piv if piv else max
+    piv = mas_safe_pivot(node, offset, max)
+    if type(piv) is int:
+        return piv if piv else max
+    return If(piv == 0, max, piv)

@@ -46,6 +46,42 @@ class MaState:
         self.store_type = wr_invalid
         self.error = 0
 
+    def copy(self) -> "MaState":
+        """A structure copy (``tmp = *mas`` in C)."""
+        new = MaState.__new__(MaState)
+        new.tree = self.tree
+        new.index = self.index
+        new.last = self.last
+        new.node = self.node
+        new.min = self.min
+        new.max = self.max
+        new.status = self.status
+        new.depth = self.depth
+        new.offset = self.offset
+        new.end = self.end
+        new.mas_flags = self.mas_flags
+        new.alloc = self.alloc
+        new.store_type = self.store_type
+        new.error = self.error
+        return new
+
+    def assign(self, src: "MaState") -> None:
+        """``*self = *src``: copy every field of ``src`` into this state."""
+        self.tree = src.tree
+        self.index = src.index
+        self.last = src.last
+        self.node = src.node
+        self.min = src.min
+        self.max = src.max
+        self.status = src.status
+        self.depth = src.depth
+        self.offset = src.offset
+        self.end = src.end
+        self.mas_flags = src.mas_flags
+        self.alloc = src.alloc
+        self.store_type = src.store_type
+        self.error = src.error
+
     def set_range(self, first: int, last: int) -> None:
         """mas_set_range(): a new range, re-walked from the root next time."""
         self.index = first

@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The big node (``struct maple_big_node``) and the copies in and out of it.
+
+A big node is the scratch space of every rebuilding write: room for two full
+nodes plus two (34 slots; 21 gaps in the kernel, where the gap array overlays
+the upper slots — here it is a separate list, which changes nothing the
+kernel reads).  ``b_end`` is sometimes the last used index and sometimes the
+next free one, exactly as in the kernel; the copy-out stops at a zero pivot,
+so every list here starts zeroed.
+
+Copy in: :func:`mas_mab_cp` (a node range), :func:`mas_store_b_node` (a leaf
+with the write applied).  Copy out: :func:`mab_mas_cp`.  Split points:
+:func:`mab_calc_split`, :func:`mab_no_null_split`, :func:`mab_middle_node`.
+"""
+
+from __future__ import annotations
+
+from maplecheck.tree import MAX
+
+from .nav import set_leaf_meta, set_meta
+
+BIG_SLOTS = 36  # the kernel's 34, plus guard room for the one-past reads
+
+
+class BigNode:
+    __slots__ = ("pivot", "slot", "gap", "b_end", "type")
+
+    def __init__(self) -> None:
+        self.pivot = [0] * BIG_SLOTS
+        self.slot = [None] * BIG_SLOTS
+        self.gap = [0] * BIG_SLOTS
+        self.b_end = 0
+        self.type = 0
+
+    def reset(self) -> None:
+        """memset(bn, 0)."""
+        self.pivot = [0] * BIG_SLOTS
+        self.slot = [None] * BIG_SLOTS
+        self.gap = [0] * BIG_SLOTS
+        self.b_end = 0
+        self.type = 0
+
+
+def geo_slots(mas, type: int) -> int:
+    return mas.tree.alloc.geo.slots[type]
+
+
+def geo_pivots(mas, type: int) -> int:
+    return mas.tree.alloc.geo.pivots[type]
+
+
+def geo_min_slots(mas, type: int) -> int:
+    return mas.tree.alloc.geo.min_slots[type]
+
+
+def mab_shift_right(b: BigNode, shift: int) -> None:
+    size = b.b_end
+    b.pivot[shift:shift + size] = b.pivot[0:size]
+    b.slot[shift:shift + size] = b.slot[0:size]
+    if b.type == 3:
+        b.gap[shift:shift + size] = b.gap[0:size]
+    _fix_len(b)
+
+
+def _fix_len(b: BigNode) -> None:
+    for lst, fill in ((b.pivot, 0), (b.slot, None), (b.gap, 0)):
+        if len(lst) < BIG_SLOTS:
+            lst.extend([fill] * (BIG_SLOTS - len(lst)))
+
+
+def mab_middle_node(b: BigNode, split: int, slot_count: int) -> bool:
+    size = b.b_end
+    if size >= 2 * slot_count:
+        return True
+    if not b.slot[split] and size >= 2 * slot_count - 1:
+        return True
+    return False
+
+
+def mab_no_null_split(mas, b: BigNode, split: int, slot_count: int) -> int:
+    if not b.slot[split]:
+        if split < slot_count - 1 and (b.b_end - split) > geo_min_slots(mas, b.type):
+            split += 1
+        else:
+            split -= 1
+    return split
+
+
+def mab_calc_split(mas, b: BigNode) -> tuple[int, int]:
+    """(split, mid_split); mid_split is 0 unless a 3-way split is needed."""
+    b_end = b.b_end
+    split = b_end // 2
+    slot_count = geo_slots(mas, b.type)
+    if mas.mas_flags & 1:  # bulk: not reachable through the protocol
+        split = b_end - geo_min_slots(mas, b.type)
+        if b.type >= 2:
+            return split, 0
+        mas.mas_flags |= 2
+        if not b.slot[split]:
+            split -= 1
+        return split, 0
+    if mab_middle_node(b, split, slot_count):
+        split = b_end // 3
+        mid_split = split * 2
+    else:
+        mid_split = 0
+    split = mab_no_null_split(mas, b, split, slot_count)
+    if mid_split:
+        mid_split = mab_no_null_split(mas, b, mid_split, slot_count)
+    return split, mid_split
+
+
+def mas_mab_cp(mas, mas_start: int, mas_end: int, b: BigNode, mab_start: int) -> None:
+    """Copy slots [mas_start, mas_end] of mas.node into b at mab_start; b_end = next free."""
+    enode = mas.node
+    node = mas.tree.alloc.nodes[enode >> 8]
+    type = (enode >> 3) & 0xF
+    pivots = node.pivot
+    npiv = len(pivots)
+    bp = b.pivot
+    i = mas_start
+    j = mab_start
+    complete = False
+    if not i:
+        bp[j] = pivots[0]
+        i = 1
+        if i > mas_end:
+            complete = True
+        else:
+            j += 1
+    if not complete:
+        piv_end = min(mas_end, npiv)
+        while i < piv_end:
+            v = pivots[i]
+            bp[j] = v
+            if not v:
+                break
+            if mas.max == v:
+                complete = True
+                break
+            i += 1
+            j += 1
+        if not complete and i <= mas_end:
+            bp[j] = pivots[i] if i < npiv else mas.max
+    j += 1
+    b.b_end = j
+    count = j - mab_start
+    src = node.slot[mas_start:mas_start + count]
+    src += [None] * (count - len(src))
+    b.slot[mab_start:mab_start + count] = src
+    if type >= 2 and mas.tree.ma_flags & 1:
+        g = node.gap[mas_start:mas_start + count]
+        g += [0] * (count - len(g))
+        b.gap[mab_start:mab_start + count] = g
+    _fix_len(b)
+
+
+def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, mas, new_max: bool) -> None:
+    """Copy b[mab_start..mab_end] (stopping at a zero pivot) into the fresh node mas.node."""
+    enode = mas.node
+    type = (enode >> 3) & 0xF
+    node = mas.tree.alloc.nodes[enode >> 8]
+    slots = node.slot
+    pivots = node.pivot
+    npiv = len(pivots)
+    if mab_end - mab_start > npiv:
+        mab_end -= 1
+    if not pivots[npiv - 1]:
+        slots[npiv] = None
+    bp = b.pivot
+    i = mab_start
+    j = 0
+    while True:
+        if j < npiv:
+            pivots[j] = bp[i]
+        j += 1
+        i += 1
+        if not (i <= mab_end and bp[i]):
+            break
+    slots[0:i - mab_start] = b.slot[mab_start:i]
+    if new_max:
+        mas.max = bp[i - 1]
+    end = j - 1
+    if type >= 2 and mas.tree.ma_flags & 1:
+        gaps = node.gap
+        max_gap = 0
+        offset = 0
+        while j:
+            j -= 1
+            i -= 1
+            g = b.gap[i]
+            gaps[j] = g
+            if g > max_gap:
+                offset = j
+                max_gap = g
+        set_meta(node, type, end, offset)
+    else:
+        set_leaf_meta(node, end)
+
+
+def mas_store_b_node(wr, b: BigNode, offset_end: int) -> None:
+    """Copy the leaf wr.mas.node into b with [index, last] = entry applied."""
+    mas = wr.mas
+    b.type = wr.type
+    b_end = 0
+    slot = mas.offset
+    if slot:
+        mas_mab_cp(mas, 0, slot - 1, b, 0)
+        b_end = b.b_end
+        piv = b.pivot[b_end - 1]
+    else:
+        piv = (mas.min - 1) & MAX
+    if ((piv + 1) & MAX) < mas.index:
+        b.slot[b_end] = wr.content
+        if not wr.content:
+            b.gap[b_end] = (mas.index - 1 - piv) & MAX
+        b.pivot[b_end] = mas.index - 1
+        b_end += 1
+    mas.offset = b_end
+    b.slot[b_end] = wr.entry
+    b.pivot[b_end] = mas.last
+    if mas.last >= mas.max:
+        b.b_end = b_end
+        return
+    pivots = wr.pivots
+    piv = pivots[offset_end] if offset_end < len(pivots) else mas.max
+    if piv > mas.last:
+        if offset_end != slot:
+            wr.content = wr.slots[offset_end]
+        b_end += 1
+        b.slot[b_end] = wr.content
+        if not wr.content:
+            b.gap[b_end] = piv - mas.last + 1
+        b.pivot[b_end] = piv
+    slot = offset_end + 1
+    if slot > mas.end:
+        b.b_end = b_end
+        return
+    b_end += 1
+    mas_mab_cp(mas, slot, mas.end + 1, b, b_end)
+    b.b_end -= 1

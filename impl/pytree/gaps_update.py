@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Gap upkeep on writes (alloc-range trees).
+
+* A leaf's largest gap is computed on demand (:func:`mas_leaf_max_gap`), with
+  the kernel's shortcuts: the slot after a NULL is skipped (two NULLs never
+  touch), and the implied last range of the right-most leaf is checked first.
+* An arange node stores ``gap[i]`` per child and ``meta.gap`` = the offset of
+  the largest.  A rescan (:func:`ma_max_gap`) goes from the end down with a
+  strict ``>``, so among equal gaps the highest offset wins, and with all gaps
+  zero the offset is the end.
+* :func:`mas_update_gap` writes a changed child gap into the parent and climbs
+  while the parent's largest gap changes (:func:`mas_parent_gap`).
+"""
+
+from __future__ import annotations
+
+from maplecheck.tree import MAX
+
+from .nav import internal_type, node_data_end
+
+
+def mas_leaf_max_gap(mas) -> int:
+    node = mas.tree.alloc.nodes[mas.node >> 8]
+    slots = node.slot
+    pivots = node.pivot
+    max_gap = 0
+    if not slots[0]:
+        max_gap = (pivots[0] - mas.min + 1) & MAX
+        i = 2
+    else:
+        i = 1
+    end = node_data_end(node, (mas.node >> 3) & 0xF, mas.max)
+    if end == 0:  # a one-slot leaf (only the root can be one)
+        return max_gap
+    max_piv = end - 1
+    if mas.max == MAX and not slots[max_piv + 1]:
+        gap = MAX - pivots[max_piv]
+        if gap > max_gap:
+            max_gap = gap
+        if max_gap > pivots[max_piv] - mas.min:
+            return max_gap
+    while i <= max_piv:
+        if slots[i]:
+            i += 1
+            continue
+        gap = pivots[i] - pivots[i - 1]
+        if gap > max_gap:
+            max_gap = gap
+        i += 2
+    return max_gap
+
+
+def ma_max_gap(node) -> tuple[int, int]:
+    """(largest gap, its offset) of an arange node, scanning from meta.end down."""
+    gaps = node.gap
+    i = offset = node.meta_end
+    max_gap = 0
+    while True:
+        if gaps[i] > max_gap:
+            max_gap = gaps[i]
+            offset = i
+        if not i:
+            break
+        i -= 1
+    return max_gap, offset
+
+
+def mas_max_gap(mas) -> int:
+    if (mas.node >> 3) & 0xF < 2:
+        return mas_leaf_max_gap(mas)
+    node = mas.tree.alloc.nodes[mas.node >> 8]
+    return node.gap[node.meta_gap]
+
+
+def mas_parent_gap(mas, offset: int, new: int) -> None:
+    nodes = mas.tree.alloc.nodes
+    pword = nodes[mas.node >> 8].parent
+    itype = internal_type(mas)
+    while True:
+        pnode = nodes[pword >> 8]
+        pgaps = pnode.gap
+        meta_offset = pnode.meta_gap
+        meta_gap = pgaps[meta_offset]
+        pgaps[offset] = new
+        if meta_gap == new:
+            return
+        if offset != meta_offset:
+            if meta_gap > new:
+                return
+            pnode.meta_gap = offset
+        elif new < meta_gap:
+            new, meta_offset = ma_max_gap(pnode)
+            pnode.meta_gap = meta_offset
+        if pnode.parent & 1:
+            return
+        offset = (pnode.parent & 0xFC) >> 3
+        pword = pnode.parent
+    del itype
+
+
+def mas_update_gap(mas) -> None:
+    if not mas.tree.ma_flags & 1:
+        return
+    nodes = mas.tree.alloc.nodes
+    node = nodes[mas.node >> 8]
+    if node.parent & 1:
+        return
+    max_gap = mas_max_gap(mas)
+    pword = node.parent
+    pslot = (pword & 0xFC) >> 3
+    if nodes[pword >> 8].gap[pslot] != max_gap:
+        mas_parent_gap(mas, pslot, max_gap)

@@ -1,0 +1,822 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Moving an ma_state through the tree: next, prev, find, find_rev, pause.
+
+Each public function mirrors the Linux 6.12 call of the same name and leaves
+the state exactly as the kernel leaves it: ``index``/``last`` (the range last
+examined), ``status`` (active, none, root, pause, overflow, underflow), and the
+position fields ``node``, ``min``, ``max``, ``offset``, ``end``.
+
+The structure follows the kernel's split into a *setup* step, which decides
+from the status whether the state must be walked from the root first and
+whether the answer is already known, and a *step* (``mas_next_slot`` /
+``mas_prev_slot``) that moves one slot at a time and crosses into the
+neighbouring leaf through ``mas_next_node`` / ``mas_prev_node`` (climb with
+``mas_ascend`` until a sibling exists, then descend along the near edge).
+
+Dead nodes (RCU mode: a node whose parent word points at itself) make the
+step re-walk from the root to the saved position and carry on, as the kernel
+does; a single-threaded caller only meets them when it keeps a state across a
+write, which the protocol forbids, but the checks cost little.
+
+C's unsigned wrap-around never happens on the paths here for a valid tree;
+where an expression could wrap it is masked to 64 bits.
+"""
+
+from __future__ import annotations
+
+from maplecheck.tree import (MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
+                             MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY, MapleUsageError)
+
+from .node import (MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
+                   ma_data_end, mas_safe_pivot)
+from .state import MaState
+from .walk import mas_state_walk, mas_walk
+
+__all__ = [
+    "MasNullNode",
+    "mas_ascend", "mas_next_node", "mas_prev_node", "mas_next_slot", "mas_prev_slot",
+    "mas_next_entry", "mas_rewalk",
+    "mas_next", "mas_next_range", "mas_prev", "mas_prev_range",
+    "mas_find", "mas_find_range", "mas_find_rev", "mas_find_range_rev", "mas_pause",
+    "mt_find", "mt_find_after", "mt_next", "mt_prev",
+]
+
+
+class MasNullNode(MapleUsageError):
+    """The kernel would dereference a NULL ``mas->node`` here (and crash).
+
+    Linux 6.12 reaches its slot-stepping code with no node when a state's
+    overflow or underflow came from a setup limit check, before any walk, and
+    a later call clears that status without walking: for instance
+    ``mas_set(50); mas_next(3)`` (overflow, node NULL) then ``mas_next(1000)``;
+    ``mas_set(50); mas_prev(60)`` then ``mas_prev(0)``; the same with
+    ``mas_find_rev``/``_range_rev`` and ``mas_prev_range``/``mas_next_range``.
+    The C adapter segfaults on these sequences (seen); we raise this instead,
+    so an engine can recognise a sequence that is outside the kernel's contract.
+    The public calls restore index, last and status before raising, so the
+    state is left as it was (as ``maplecheck.model`` does with its own
+    ``MasNullNode``; both are MapleUsageErrors).
+    """
+
+
+def _check_node(mas: MaState, what: str) -> None:
+    if mas.node is None:
+        raise MasNullNode(f"{what} with no node (status {mas.status}, index {mas.index:#x}): "
+                          "Linux dereferences NULL here")
+
+
+def _null_step(mas: MaState, saved) -> None:
+    """After a setup that did not finish: would the step start from no node?
+
+    If so, put index/last/status back and raise :class:`MasNullNode`.
+    """
+    if mas.node is None:
+        mas.index, mas.last, mas.status = saved
+        raise MasNullNode(f"stepping with no node (status {saved[2]}, index {saved[0]:#x}): "
+                          "Linux dereferences NULL here")
+
+
+# ------------------------------------------------------------------ node helpers
+#
+# Nodes are reached through the tree's allocator: ``nodes[enode >> 8]``.
+
+def _nodes(mas: MaState):
+    return mas.tree.alloc.nodes
+
+
+def _is_root(node) -> bool:
+    """ma_is_root(): the parent word carries MA_ROOT_PARENT."""
+    return bool(node.parent & MA_ROOT_PARENT)
+
+
+def _dead(node, enode: int) -> bool:
+    """ma_dead_node(): the parent word points at the node itself."""
+    return (node.parent & ~0xFF) == (enode & ~0xFF)
+
+
+def _parent_type(mas: MaState, node) -> int:
+    """mas_parent_type(): range_64, or arange_64 in an alloc tree (0 on a bad word)."""
+    p = node.parent
+    if p & MA_ROOT_PARENT:
+        return 0
+    if p & 0xFF & ~0xF8 == MAPLE_PARENT_RANGE64:
+        return maple_arange_64 if mas.tree.ma_flags & 1 else maple_range_64
+    return 0
+
+
+def _parent_slot(node) -> int:
+    p = node.parent
+    if p & MA_ROOT_PARENT:
+        return 0
+    return (p & 0xF8) >> 3
+
+
+def _safe_min(mas: MaState, pivots, offset: int) -> int:
+    """mas_safe_min(): the first index covered by ``offset``."""
+    if offset:
+        return pivots[offset - 1] + 1
+    return mas.min
+
+
+def _npivots(node) -> int:
+    return len(node.pivot)
+
+
+# ------------------------------------------------------------------ climbing
+
+def mas_ascend(mas: MaState) -> int:
+    """mas_ascend(): move to the parent and recompute its min and max.
+
+    ``offset`` becomes this node's slot in the parent.  The limits are found
+    by climbing until a left limit (a slot above 0) and a right limit (a slot
+    with a stored pivot) are known; the root gives 0 and MAX.  Returns 1 when
+    a dead node is met, else 0.
+    """
+    nodes = _nodes(mas)
+    a_enode = mas.node
+    a_node = nodes[a_enode >> 8]
+    if _is_root(a_node):
+        mas.offset = 0
+        return 0
+    p_addr = a_node.parent & ~0xFF
+    if p_addr == a_enode & ~0xFF:
+        return 1
+    a_type = _parent_type(mas, a_node)
+    mas.offset = _parent_slot(a_node)
+    a_enode = p_addr | (a_type << 3) | 0x04
+    mas.node = a_enode
+    p_node = nodes[p_addr >> 8]
+    if _is_root(p_node):
+        mas.max = MAX
+        mas.min = 0
+        return 0
+
+    lo, hi = 0, MAX
+    set_min = set_max = False
+    if not mas.offset:
+        lo = mas.min
+        set_min = True
+    if mas.max == MAX:
+        set_max = True
+
+    while True:
+        p_node = nodes[a_enode >> 8]
+        a_type = _parent_type(mas, p_node)
+        a_addr = p_node.parent & ~0xFF
+        a_slot = _parent_slot(p_node)
+        a_enode = a_addr | (a_type << 3) | 0x04
+        a_node = nodes[a_addr >> 8]
+        pivots = a_node.pivot
+        if _dead(a_node, a_enode):
+            return 1
+        if not set_min and a_slot:
+            set_min = True
+            lo = pivots[a_slot - 1] + 1
+        if not set_max and a_slot < len(pivots):
+            set_max = True
+            hi = pivots[a_slot]
+        if _is_root(a_node):
+            break
+        if set_min and set_max:
+            break
+
+    mas.max = hi
+    mas.min = lo
+    return 0
+
+
+def mas_rewalk(mas: MaState, index: int) -> None:
+    """mas_rewalk(): set the state to ``index`` and walk from the root (retry on dead)."""
+    while True:
+        mas.set(index)
+        mas_state_walk(mas)
+        if mas.status != MA_START:
+            return
+
+
+def _rewalk_if_dead(mas: MaState, node, enode: int, index: int) -> bool:
+    if _dead(node, enode):
+        mas_rewalk(mas, index)
+        return True
+    return False
+
+
+# ------------------------------------------------------------------ to the left
+
+def mas_prev_node(mas: MaState, min: int) -> int:
+    """mas_prev_node(): move to the previous leaf (its last slot), or underflow.
+
+    Climbs until the node is not the left-most child, steps one slot left and
+    descends along the right edge.  Status becomes underflow when there is no
+    previous leaf or it would end below ``min``.  Returns 1 on a dead node.
+    """
+    nodes = _nodes(mas)
+    enode = mas.node
+    node = nodes[enode >> 8]
+    if not mas.min:
+        return _prev_node_none(mas, node, enode)
+    max_ = mas.min - 1
+    if max_ < min:
+        return _prev_node_none(mas, node, enode)
+
+    level = 0
+    while True:
+        if _is_root(node):
+            return _prev_node_none(mas, node, enode)
+        if mas_ascend(mas):
+            return 1
+        offset = mas.offset
+        level += 1
+        enode = mas.node
+        node = nodes[enode >> 8]
+        if offset:
+            break
+
+    offset -= 1
+    while level > 1:
+        level -= 1
+        child = node.slot[offset]
+        if _dead(node, enode):
+            return 1
+        mas.node = enode = child
+        node = nodes[enode >> 8]
+        offset = ma_data_end(node, (enode >> 3) & 0xF, max_)
+        if _dead(node, enode):
+            return 1
+
+    child = node.slot[offset]
+    mas.node = child
+    pivots = node.pivot
+    if _dead(node, enode):
+        return 1
+    if offset:
+        mas.min = pivots[offset - 1] + 1
+    mas.max = max_
+    cnode = nodes[child >> 8]
+    mas.offset = _mas_data_end(cnode, child, mas.max)
+    if _dead(cnode, child):
+        return 1
+    mas.end = mas.offset
+    return 0
+
+
+def _prev_node_none(mas: MaState, node, enode: int) -> int:
+    if _dead(node, enode):
+        return 1
+    mas.status = MA_UNDERFLOW
+    return 0
+
+
+def _mas_data_end(node, enode: int, max_: int) -> int:
+    """mas_data_end(): ma_data_end, but 0 for a dead range/leaf node."""
+    type = (enode >> 3) & 0xF
+    if type == maple_arange_64:
+        return node.meta_end
+    if _dead(node, enode):
+        return 0
+    return ma_data_end(node, type, max_)
+
+
+def mas_prev_slot(mas: MaState, min: int, empty: bool):
+    """mas_prev_slot(): the entry of the previous slot, crossing leaves as needed.
+
+    With ``empty`` false, NULL slots are skipped; a NULL range that reaches
+    ``min`` stops the search with status underflow and index/last on it.
+    """
+    _check_node(mas, "mas_prev_slot")
+    nodes = _nodes(mas)
+    save_point = mas.index
+    while True:  # retry
+        enode = mas.node
+        node = nodes[enode >> 8]
+        pivots = node.pivot
+        if _rewalk_if_dead(mas, node, enode, save_point):
+            continue
+        if mas.min <= min:
+            pivot = _safe_min(mas, pivots, mas.offset)
+            if _rewalk_if_dead(mas, node, enode, save_point):
+                continue
+            if pivot <= min:
+                mas.status = MA_UNDERFLOW
+                return None
+
+        restart = False
+        while True:  # again
+            if mas.offset:
+                mas.offset -= 1
+                mas.last = (mas.index - 1) & MAX
+                mas.index = _safe_min(mas, pivots, mas.offset)
+            else:
+                if mas.index <= min:
+                    mas.status = MA_UNDERFLOW
+                    return None
+                if mas_prev_node(mas, min):
+                    mas_rewalk(mas, save_point)
+                    restart = True
+                    break
+                if mas.status == MA_UNDERFLOW:  # the kernel warns once here
+                    return None
+                mas.last = mas.max
+                enode = mas.node
+                node = nodes[enode >> 8]
+                pivots = node.pivot
+                # (C reads pivot[-1] for a one-slot leaf; no valid tree has one here)
+                mas.index = pivots[mas.offset - 1] + 1 if mas.offset else mas.min
+
+            entry = node.slot[mas.offset]
+            if _rewalk_if_dead(mas, node, enode, save_point):
+                restart = True
+                break
+            if entry is not None:
+                return entry
+            if not empty:
+                if mas.index <= min:
+                    mas.status = MA_UNDERFLOW
+                    return None
+                continue
+            return entry
+        if restart:
+            continue
+
+
+# ------------------------------------------------------------------ to the right
+
+def mas_next_node(mas: MaState, node, max: int) -> int:
+    """mas_next_node(): move to the next leaf (its first slot), or overflow.
+
+    Climbs while the node is the last child, steps one slot right and
+    descends along the left edge.  ``min``/``max``/``end`` describe the new
+    leaf; status becomes overflow when this leaf already reaches ``max`` or
+    is the last one.  Returns 1 on a dead node.
+    """
+    nodes = _nodes(mas)
+    enode = mas.node
+    if mas.max >= max:
+        return _next_node_overflow(mas, node, enode)
+    min_ = mas.max + 1
+    level = 0
+    while True:
+        if _is_root(node):
+            return _next_node_overflow(mas, node, enode)
+        if mas_ascend(mas):
+            return 1
+        level += 1
+        enode = mas.node
+        node = nodes[enode >> 8]
+        mt = (enode >> 3) & 0xF
+        pivots = node.pivot
+        node_end = ma_data_end(node, mt, mas.max)
+        if _dead(node, enode):
+            return 1
+        if mas.offset != node_end:
+            break
+
+    mas.offset += 1
+    child = node.slot[mas.offset]
+    if _dead(node, enode):
+        return 1
+    if level > 1:
+        mas.offset = 0
+    while level > 1:
+        level -= 1
+        mas.node = enode = child
+        node = nodes[enode >> 8]
+        mt = (enode >> 3) & 0xF
+        child = node.slot[0]
+        if _dead(node, enode):
+            return 1
+    pivots = node.pivot
+    mas.max = mas_safe_pivot(node, mas.offset, mas.max)
+    cnode = nodes[child >> 8]
+    mas.end = ma_data_end(cnode, (child >> 3) & 0xF, mas.max)
+    if _dead(node, enode):
+        return 1
+    mas.node = child
+    mas.min = min_
+    return 0
+
+
+def _next_node_overflow(mas: MaState, node, enode: int) -> int:
+    if _dead(node, enode):
+        return 1
+    mas.status = MA_OVERFLOW
+    return 0
+
+
+def mas_next_slot(mas: MaState, max: int, empty: bool):
+    """mas_next_slot(): the entry of the next slot, crossing leaves as needed.
+
+    With ``empty`` false, NULL slots are skipped; a NULL range reaching
+    ``max`` stops the search with status overflow and index/last on it.
+    """
+    _check_node(mas, "mas_next_slot")
+    nodes = _nodes(mas)
+    save_point = mas.last
+    while True:  # retry
+        enode = mas.node
+        node = nodes[enode >> 8]
+        pivots = node.pivot
+        if _rewalk_if_dead(mas, node, enode, save_point):
+            continue
+        if mas.max >= max:
+            if mas.offset < mas.end:
+                pivot = pivots[mas.offset]
+            else:
+                pivot = mas.max
+            if _rewalk_if_dead(mas, node, enode, save_point):
+                continue
+            if pivot >= max:
+                mas.status = MA_OVERFLOW
+                return None
+
+        restart = False
+        if mas.offset < mas.end:
+            mas.index = pivots[mas.offset] + 1
+            step = True  # enter at "again"
+        else:
+            if mas.last >= max:
+                mas.status = MA_OVERFLOW
+                return None
+            if mas_next_node(mas, node, max):
+                mas_rewalk(mas, save_point)
+                continue
+            if mas.status == MA_OVERFLOW:  # the kernel warns once here
+                return None
+            mas.offset = 0
+            mas.index = mas.min
+            enode = mas.node
+            node = nodes[enode >> 8]
+            pivots = node.pivot
+            mas.last = pivots[0]
+            step = False
+
+        while True:
+            if step:  # again:
+                mas.offset += 1
+                if mas.offset < mas.end:
+                    mas.last = pivots[mas.offset]
+                else:
+                    mas.last = mas.max
+            step = True
+            slots = node.slot
+            # Past the data only when a non-last leaf ends in NULL, which the
+            # write paths never leave; read what C would read, or NULL.
+            entry = slots[mas.offset] if mas.offset < len(slots) else None
+            if _rewalk_if_dead(mas, node, enode, save_point):
+                restart = True
+                break
+            if entry is not None:
+                return entry
+            if not empty:
+                if mas.last >= max:
+                    mas.status = MA_OVERFLOW
+                    return None
+                mas.index = mas.last + 1
+                continue
+            return entry
+        if restart:
+            continue
+
+
+def mas_next_entry(mas: MaState, limit: int):
+    """mas_next_entry(): the next non-NULL entry starting at or below ``limit``."""
+    if mas.last >= limit:
+        mas.status = MA_OVERFLOW
+        return None
+    return mas_next_slot(mas, limit, False)
+
+
+# ------------------------------------------------------------------ mas_next / mas_prev
+
+def _next_setup(mas: MaState, max: int):
+    """mas_next_setup(): (done, entry)."""
+    was_none = mas.status == MA_NONE
+    if mas.last >= max:
+        mas.status = MA_OVERFLOW
+        return True, None
+    st = mas.status
+    entry = None
+    if st == MA_ACTIVE:
+        return False, None
+    if st in (MA_NONE, MA_PAUSE, MA_START):
+        mas.status = MA_START
+        mas_walk(mas)
+    elif st == MA_OVERFLOW:
+        mas.status = MA_ACTIVE
+    elif st == MA_UNDERFLOW:
+        mas.status = MA_ACTIVE
+        entry = mas_walk(mas)
+        if entry is not None:
+            return True, entry
+    elif st == MA_ROOT:
+        pass
+    elif st == MA_ERROR:
+        return True, None
+
+    if mas.status == MA_ACTIVE:
+        return False, None
+    if mas.status == MA_ROOT:
+        if was_none and mas.index == 0:
+            mas.index = mas.last = 0
+            return True, None
+        mas.index = 1
+        mas.last = MAX
+        mas.status = MA_NONE
+        return True, None
+    if mas.status == MA_NONE:
+        return True, None
+    return False, None
+
+
+def mas_next(mas: MaState, max: int):
+    """mas_next(): the next non-NULL entry after the current range, starting at or below max."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _next_setup(mas, max)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_next_slot(mas, max, False)
+
+
+def mas_next_range(mas: MaState, max: int):
+    """mas_next_range(): the next range (possibly NULL) after the current one."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _next_setup(mas, max)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_next_slot(mas, max, True)
+
+
+def _prev_setup(mas: MaState, min: int):
+    """mas_prev_setup(): (done, entry)."""
+    if mas.index <= min:
+        mas.status = MA_UNDERFLOW
+        return True, None
+    st = mas.status
+    if st == MA_ACTIVE:
+        return False, None
+    if st in (MA_NONE, MA_PAUSE):
+        mas.status = MA_START
+    elif st == MA_UNDERFLOW:
+        mas.status = MA_ACTIVE
+    elif st == MA_OVERFLOW:
+        mas.status = MA_ACTIVE
+        entry = mas_walk(mas)
+        if entry is not None:
+            return True, entry
+    elif st == MA_ERROR:
+        return True, None
+
+    if mas.status == MA_START:
+        mas_walk(mas)
+
+    if mas.status == MA_ROOT:
+        if not mas.index:
+            mas.status = MA_NONE
+            return True, None
+        mas.index = mas.last = 0
+        return True, mas.tree.ma_root
+
+    if mas.status == MA_NONE:
+        if mas.index:
+            mas.index = mas.last = 0
+            mas.status = MA_ROOT
+            return True, mas.tree.ma_root
+        return True, None
+    return False, None
+
+
+def mas_prev(mas: MaState, min: int):
+    """mas_prev(): the previous non-NULL entry before the current range, ending at or above min."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _prev_setup(mas, min)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_prev_slot(mas, min, False)
+
+
+def mas_prev_range(mas: MaState, min: int):
+    """mas_prev_range(): the previous range (possibly NULL) before the current one."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _prev_setup(mas, min)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_prev_slot(mas, min, True)
+
+
+def mas_pause(mas: MaState) -> None:
+    """mas_pause(): forget the position; the next find resumes after ``last``."""
+    mas.status = MA_PAUSE
+    mas.node = None
+
+
+# ------------------------------------------------------------------ mas_find / mas_find_rev
+
+def _find_setup(mas: MaState, max: int):
+    """mas_find_setup(): (done, entry)."""
+    st = mas.status
+    entry = None
+    if st == MA_ACTIVE:
+        if mas.last < max:
+            return False, None
+        return True, None
+    if st == MA_START:
+        pass
+    elif st == MA_PAUSE:
+        if mas.last >= max:
+            return True, None
+        mas.last += 1
+        mas.index = mas.last
+        mas.status = MA_START
+    elif st == MA_NONE:
+        if mas.last >= max:
+            return True, None
+        mas.index = mas.last
+        mas.status = MA_START
+    elif st == MA_UNDERFLOW:
+        if mas.index >= max:
+            mas.status = MA_OVERFLOW
+            return True, None
+        mas.status = MA_ACTIVE
+        entry = mas_walk(mas)
+        if entry is not None:
+            return True, entry
+    elif st == MA_OVERFLOW:
+        if mas.last >= max:
+            return True, None
+        mas.status = MA_ACTIVE
+        entry = mas_walk(mas)
+        if entry is not None:
+            return True, entry
+    elif st == MA_ROOT:
+        pass
+    elif st == MA_ERROR:
+        return True, None
+
+    if mas.status == MA_START:
+        if mas.index > max:
+            return True, None
+        entry = mas_walk(mas)
+        if entry is not None:
+            return True, entry
+
+    if mas.status == MA_ROOT:
+        mas.status = MA_NONE
+        mas.index = 1
+        mas.last = MAX
+        return True, None
+    if mas.status == MA_NONE:
+        return True, None
+    if mas.index == max:
+        return True, None
+    return False, None
+
+
+def mas_find(mas: MaState, max: int):
+    """mas_find(): first call, the entry at or after index; then the next one.
+
+    Never ends in overflow: a miss leaves status active with index/last on
+    the last NULL range examined.
+    """
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _find_setup(mas, max)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    entry = mas_next_slot(mas, max, False)
+    mas.status = MA_ACTIVE
+    return entry
+
+
+def mas_find_range(mas: MaState, max: int):
+    """mas_find_range(): like mas_find, but stops on NULL ranges and keeps overflow."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _find_setup(mas, max)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_next_slot(mas, max, True)
+
+
+def _find_rev_setup(mas: MaState, min: int):
+    """mas_find_rev_setup(): (done, entry)."""
+    st = mas.status
+    active = False
+    if st == MA_ACTIVE:
+        active = True
+    elif st == MA_START:
+        pass
+    elif st == MA_PAUSE:
+        if mas.index <= min:
+            mas.status = MA_UNDERFLOW
+            return True, None
+        mas.index -= 1
+        mas.last = mas.index
+        mas.status = MA_START
+    elif st == MA_NONE:
+        if mas.index <= min:
+            mas.status = MA_NONE
+            return True, None
+        mas.last = mas.index
+        mas.status = MA_START
+    elif st == MA_OVERFLOW:
+        if mas.index <= min:
+            mas.status = MA_UNDERFLOW
+            return True, None
+        mas.status = MA_ACTIVE
+    elif st == MA_UNDERFLOW:
+        if mas.index <= min:
+            return True, None
+        mas.status = MA_ACTIVE
+    elif st == MA_ROOT:
+        pass
+    elif st == MA_ERROR:
+        return True, None
+
+    if not active:
+        if mas.status == MA_START:
+            if mas.index < min:
+                return True, None
+            entry = mas_walk(mas)
+            if entry is not None:
+                return True, entry
+        if mas.status == MA_ROOT:
+            mas.status = MA_NONE
+            return True, None
+        if mas.status == MA_NONE:
+            mas.last = mas.index = 0
+            mas.status = MA_ROOT
+            return True, mas.tree.ma_root
+
+    if mas.index < min:
+        return True, None
+    return False, None
+
+
+def mas_find_rev(mas: MaState, min: int):
+    """mas_find_rev(): first call, the entry at or below index; then the previous one."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _find_rev_setup(mas, min)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_prev_slot(mas, min, False)
+
+
+def mas_find_range_rev(mas: MaState, min: int):
+    """mas_find_range_rev(): like mas_find_rev, but stops on NULL ranges."""
+    saved = (mas.index, mas.last, mas.status)
+    done, entry = _find_rev_setup(mas, min)
+    if done:
+        return entry
+    _null_step(mas, saved)
+    return mas_prev_slot(mas, min, True)
+
+
+# ------------------------------------------------------------------ mt_* wrappers
+
+def mt_find(tree, index: int, max: int):
+    """mt_find(): (entry, new index).  XA_ZERO_ENTRY is skipped.
+
+    On success the new index is the found range's last + 1 (wrapping to 0
+    after MAX); on a miss the index is returned unchanged.
+    """
+    if index > max:
+        return None, index
+    mas = MaState(tree, index, index)
+    while True:
+        entry = mas_state_walk(mas)
+        if mas.status != MA_START:
+            break
+    if entry == XA_ZERO_ENTRY:
+        entry = None
+    if entry is None:
+        while mas.status == MA_ACTIVE and mas.last < max:
+            entry = mas_next_entry(mas, max)
+            if entry is not None and entry != XA_ZERO_ENTRY:
+                break
+        if entry == XA_ZERO_ENTRY:
+            entry = None
+    if entry is not None:
+        return entry, (mas.last + 1) & MAX
+    return None, index
+
+
+def mt_find_after(tree, index: int, max: int):
+    """mt_find_after(): mt_find, but an index of 0 (a wrap) ends the search."""
+    if not index:
+        return None, index
+    return mt_find(tree, index, max)
+
+
+def mt_next(tree, index: int, max: int):
+    """mt_next(): mas_next on a fresh state at index."""
+    return mas_next(MaState(tree, index, index), max)
+
+
+def mt_prev(tree, index: int, min: int):
+    """mt_prev(): mas_prev on a fresh state at index."""
+    return mas_prev(MaState(tree, index, index), min)

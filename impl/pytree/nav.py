@@ -1,0 +1,332 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Write-side navigation and node bookkeeping.
+
+Moving a state up and down (``mas_ascend`` recomputes min/max from the parent
+chain exactly as the kernel does), siblings, parent words, publishing a new
+node (``mas_put_in_tree``), the per-operation node pool (``mas.alloc``), dead
+marking and the subtree destroy walk.
+
+The node pool stands in for the kernel's ``maple_alloc`` stack: a Python list
+of enodes.  ``mas_node_count`` fills it with the kernel's request count before
+a store; ``mas_pop_node`` hands out a zeroed node of the requested type;
+``mas_free`` pushes a replaced node back (non-RCU) or frees it at once (RCU:
+there are no concurrent readers in Python, so the grace period is empty);
+``mas_destroy`` frees whatever is left.
+"""
+
+from __future__ import annotations
+
+from maplecheck.tree import MAX
+
+from .node import MapleNode, maple_arange_64, maple_range_64
+
+# ------------------------------------------------------------------ node words
+
+
+def node_of(mas, enode):
+    return mas.tree.alloc.nodes[enode >> 8]
+
+
+def mas_mn(mas):
+    return mas.tree.alloc.nodes[mas.node >> 8]
+
+
+def mte_is_root(mas, enode) -> bool:
+    return bool(mas.tree.alloc.nodes[enode >> 8].parent & 1)
+
+
+def mte_parent_slot(mas, enode) -> int:
+    p = mas.tree.alloc.nodes[enode >> 8].parent
+    if p & 1:
+        return 0
+    return (p & 0xFC) >> 3
+
+
+def mte_parent_enode(mas, enode) -> int:
+    """The parent of ``enode`` as an enode (type from the tree's flags)."""
+    p = mas.tree.alloc.nodes[enode >> 8].parent
+    return (p & ~0xFF) | (internal_type(mas) << 3) | 4
+
+
+def internal_type(mas) -> int:
+    return maple_arange_64 if mas.tree.ma_flags & 1 else maple_range_64
+
+
+def mas_set_parent(mas, enode, parent, slot: int) -> None:
+    """Encode ``parent`` (an internal enode) and ``slot`` into enode's parent word."""
+    mas.tree.alloc.nodes[enode >> 8].parent = (parent & ~0xFF) | (slot << 3) | 6
+
+
+def mte_set_node_dead(mas, enode) -> None:
+    mas.tree.alloc.nodes[enode >> 8].parent = enode & ~0xFF
+
+
+def mte_dead_node(mas, enode) -> bool:
+    node = mas.tree.alloc.nodes[enode >> 8]
+    return (node.parent & ~0xFF) == (enode & ~0xFF)
+
+
+def set_leaf_meta(node, end: int) -> None:
+    """mas_leaf_set_meta(): record the end in the last-slot overlay when it fits."""
+    if end < len(node.slot) - 1:
+        node.slot[-1] = end or None  # {end, gap 0}; a zero word is a NULL slot
+
+
+def set_meta(node, type: int, end: int, gap: int) -> None:
+    """ma_set_meta() with a NULL slot standing for the all-zero overlay word."""
+    if type == maple_arange_64:
+        node.meta_end = end
+        node.meta_gap = gap
+    else:
+        node.slot[-1] = (end | (gap << 8)) or None
+
+
+def node_data_end(node, type: int, max_: int) -> int:
+    """ma_data_end() on plain ints."""
+    if type == maple_arange_64:
+        return node.meta_end
+    pivots = node.pivot
+    npiv = len(pivots)
+    last = pivots[npiv - 1]
+    if not last:
+        w = node.slot[-1]
+        return w & 0xFF if w else 0
+    if last == max_:
+        return npiv - 1
+    return npiv
+
+
+def mas_data_end(mas) -> int:
+    enode = mas.node
+    node = mas.tree.alloc.nodes[enode >> 8]
+    type = (enode >> 3) & 0xF
+    if type == maple_arange_64:
+        return node.meta_end
+    if (node.parent & ~0xFF) == (enode & ~0xFF):
+        return 0
+    return node_data_end(node, type, mas.max)
+
+
+def safe_pivot(pivots, offset: int, max_: int) -> int:
+    return pivots[offset] if offset < len(pivots) else max_
+
+
+# ------------------------------------------------------------------ moving
+
+
+def mas_descend(mas) -> None:
+    node = mas.tree.alloc.nodes[mas.node >> 8]
+    pivots = node.pivot
+    off = mas.offset
+    if off:
+        mas.min = pivots[off - 1] + 1
+    if off < len(pivots):
+        mas.max = pivots[off]
+    mas.node = node.slot[off]
+
+
+def mas_ascend(mas) -> int:
+    """Go to the parent, recomputing min/max from the ancestors' pivots; 1 on a dead node."""
+    nodes = mas.tree.alloc.nodes
+    a_node = nodes[mas.node >> 8]
+    if a_node.parent & 1:
+        mas.offset = 0
+        return 0
+    p_addr = a_node.parent & ~0xFF
+    if p_addr == (mas.node & ~0xFF):
+        return 1
+    itype = internal_type(mas)
+    mas.offset = (a_node.parent & 0xFC) >> 3
+    a_enode = p_addr | (itype << 3) | 4
+    mas.node = a_enode
+    if nodes[p_addr >> 8].parent & 1:
+        mas.max = MAX
+        mas.min = 0
+        return 0
+    min_, max_ = 0, MAX
+    set_min = set_max = False
+    if not mas.offset:
+        min_ = mas.min
+        set_min = True
+    if mas.max == MAX:
+        set_max = True
+    while True:
+        p_node = nodes[a_enode >> 8]
+        a_addr = p_node.parent & ~0xFF
+        a_slot = (p_node.parent & 0xFC) >> 3 if not p_node.parent & 1 else 0
+        a_node = nodes[a_addr >> 8]
+        a_enode = a_addr | (itype << 3) | 4
+        pivots = a_node.pivot
+        if (a_node.parent & ~0xFF) == a_addr:
+            return 1
+        if not set_min and a_slot:
+            set_min = True
+            min_ = pivots[a_slot - 1] + 1
+        if not set_max and a_slot < len(pivots):
+            set_max = True
+            max_ = pivots[a_slot]
+        if a_node.parent & 1:
+            break
+        if set_min and set_max:
+            break
+    mas.max = max_
+    mas.min = min_
+    return 0
+
+
+def mas_prev_sibling(mas) -> bool:
+    if mte_is_root(mas, mas.node):
+        return False
+    p_slot = mte_parent_slot(mas, mas.node)
+    if not p_slot:
+        return False
+    mas_ascend(mas)
+    mas.offset = p_slot - 1
+    mas_descend(mas)
+    return True
+
+
+def mas_next_sibling(mas) -> bool:
+    if mte_is_root(mas, mas.node):
+        return False
+    parent = mas.copy()
+    mas_ascend(parent)
+    parent.offset = mte_parent_slot(mas, mas.node) + 1
+    if parent.offset > mas_data_end(parent):
+        return False
+    mas.assign(parent)
+    mas_descend(mas)
+    return True
+
+
+def mas_find_child(mas, child) -> bool:
+    """Find the next slot (from mas.offset) whose node names this node as its parent."""
+    nodes = mas.tree.alloc.nodes
+    enode = mas.node
+    node = nodes[enode >> 8]
+    addr = enode & ~0xFF
+    end = node_data_end(node, (enode >> 3) & 0xF, mas.max)
+    slots = node.slot
+    for offset in range(mas.offset, end + 1):
+        entry = slots[offset]
+        if (nodes[entry >> 8].parent & ~0xFF) == addr:
+            child.assign(mas)
+            mas.offset = offset + 1
+            child.offset = offset
+            mas_descend(child)
+            child.offset = 0
+            return True
+    return False
+
+
+def mas_adopt_children(mas, parent) -> None:
+    nodes = mas.tree.alloc.nodes
+    node = nodes[parent >> 8]
+    end = node_data_end(node, (parent >> 3) & 0xF, mas.max)
+    base = (parent & ~0xFF) | 6
+    slots = node.slot
+    for offset in range(end, -1, -1):
+        nodes[slots[offset] >> 8].parent = base | (offset << 3)
+
+
+# ------------------------------------------------------------------ publishing
+
+
+def mas_put_in_tree(mas, old_enode) -> None:
+    """Publish mas.node in place of old_enode (parent slot or the root), then mark the old dead."""
+    tree = mas.tree
+    node = tree.alloc.nodes[mas.node >> 8]
+    if node.parent & 1:
+        node.parent = tree.addr | 1
+        tree.ma_root = mas.node | 2
+        tree.mt_set_height(mas.depth)
+    else:
+        p = node.parent
+        tree.alloc.nodes[p >> 8].slot[(p & 0xFC) >> 3] = mas.node
+    mte_set_node_dead(mas, old_enode)
+
+
+def mas_replace_node(mas, old_enode) -> None:
+    mas_put_in_tree(mas, old_enode)
+    mas_free(mas, old_enode)
+
+
+# ------------------------------------------------------------------ the pool
+
+
+def mas_node_count(mas, count: int) -> bool:
+    """Make sure the pool holds ``count`` nodes; False (and nothing taken) on -ENOMEM."""
+    pool = mas.alloc
+    if pool is None:
+        pool = mas.alloc = []
+    need = count - len(pool)
+    if need <= 0:
+        return True
+    got = mas.tree.alloc.alloc_bulk([maple_range_64] * need)
+    if got is None:
+        return False
+    pool.extend(got)
+    return True
+
+
+def mas_pop_node(mas, type: int) -> int:
+    """A zeroed node of ``type`` from the pool (or, if the pool ran dry, a fresh one)."""
+    alloc = mas.tree.alloc
+    pool = mas.alloc
+    if pool:
+        enode = pool.pop()
+    else:
+        enode = alloc.alloc(type)
+        if enode is None:  # only reachable with failure injection on an unexpected path
+            raise MemoryError("maple node pool ran dry")
+    idx = enode >> 8
+    if enode & 0xFF != 0x14 or type == maple_arange_64:
+        # a used node pushed back (low byte 0), or a different layout: zero it
+        alloc.nodes[idx] = MapleNode(alloc.geo, type)
+    # else: a fresh range-layout node from mas_node_count, already zeroed
+    return (idx << 8) | (type << 3) | 4
+
+
+def mas_push_node(mas, enode) -> None:
+    if mas.alloc is None:
+        mas.alloc = []
+    mas.alloc.append(enode & ~0xFF)  # low byte 0 marks "used: zero before reuse"
+
+
+def mas_free(mas, enode) -> None:
+    """A replaced node: RCU mode frees it (after an empty grace period), else reuse it."""
+    if mas.tree.ma_flags & 2:
+        mas.tree.alloc.free_node(enode)
+    else:
+        mas_push_node(mas, enode)
+
+
+def mas_destroy(mas) -> None:
+    """Free the nodes still held by the state."""
+    pool = mas.alloc
+    if pool:
+        free = mas.tree.alloc.free_node
+        for enode in pool:
+            free(enode)
+    mas.alloc = None
+    mas.mas_flags &= ~(1 | 4)
+
+
+def mte_destroy_walk(mas_or_tree, enode) -> None:
+    """Mark a whole subtree dead and free every node of it (children found through the slots)."""
+    tree = getattr(mas_or_tree, "tree", mas_or_tree)
+    alloc = tree.alloc
+    nodes = alloc.nodes
+    stack = [enode]
+    while stack:
+        e = stack.pop()
+        node = nodes[e >> 8]
+        if node is None:
+            raise AssertionError(f"destroy walk met freed node {e & ~0xFF:#x}")
+        if (e >> 3) & 0xF >= 2:
+            for s in node.slot:
+                if not s or not (s & ~0xFF) or not ((s >> 3) & 0xF):
+                    break
+                stack.append(s)
+        node.parent = e & ~0xFF
+        alloc.free_node(e)

@@ -1,0 +1,479 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The write path: setup, classification (``mas_wr_store_type``) and the in-leaf stores.
+
+Top-down as in the kernel: ``mas_store_gfp`` → ``mas_wr_preallocate``
+(``mas_wr_prealloc_setup`` + ``mas_wr_store_type`` + the node request of
+``mas_prealloc_calc``) → ``mas_wr_store_entry``, which dispatches on the store
+type to: store_root / root expand, new_root, exact_fit, append, slot_store,
+node_store (here), spanning_store (spanning.py), split_store (split.py) and
+rebalance (rebalance.py), the last two through a big node.
+
+Node identity follows the kernel: exact_fit, slot_store and append write in
+place; node_store rebuilds the leaf aside and copies it back into the same node
+unless the tree is in RCU mode, where a new node replaces it; split, rebalance
+and spanning stores always build new nodes.
+
+ENOMEM: before storing, the state's pool is filled with the kernel's request
+count (one bulk request through the tree's NodeAllocator); a refusal returns
+-ENOMEM with the tree untouched.  (Linux retries once with a blocking
+allocation in ``mas_nomem``; with failure injection armed that retry is a
+second request, which we do not model: -ENOMEM here means the first request
+failed.)
+"""
+
+from __future__ import annotations
+
+from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW,
+                             MA_PAUSE, MA_ROOT, MA_START, MA_UNDERFLOW, MAX, xa_is_advanced)
+
+from .big_node import BigNode, mas_store_b_node
+from .gaps_update import mas_update_gap
+from .nav import (mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta,
+                  set_meta)
+from .node import MapleNode, maple_leaf_64
+from .rebalance import mas_rebalance
+from .spanning import mas_new_root, mas_wr_spanning_store
+from .split import mas_split
+from .state import (MaState, wr_append, wr_exact_fit, wr_invalid, wr_new_root, wr_node_store,
+                    wr_rebalance, wr_slot_store, wr_spanning_store, wr_split_store,
+                    wr_store_root)
+from .walk import mas_start, mas_state_walk
+from .wr_state import WrState, mas_wr_walk
+
+# ------------------------------------------------------------------ root cases
+
+
+def mas_root_expand(mas, entry) -> int:
+    tree = mas.tree
+    contents = tree.ma_root
+    enode = mas_pop_node(mas, maple_leaf_64)
+    node = tree.alloc.nodes[enode >> 8]
+    pivots = node.pivot
+    slots = node.slot
+    node.parent = tree.addr | 1
+    mas.node = enode
+    mas.status = MA_ACTIVE
+    slot = 0
+    if mas.index:
+        if contents:
+            slots[slot] = contents
+            if mas.index > 1:
+                slot += 1
+        pivots[slot] = mas.index - 1
+        slot += 1
+    slots[slot] = entry
+    mas.offset = slot
+    pivots[slot] = mas.last
+    if mas.last != MAX:
+        slot += 1
+        pivots[slot] = MAX
+    mas.depth = 1
+    tree.mt_set_height(1)
+    set_meta(node, maple_leaf_64, slot, 0)
+    tree.ma_root = enode | 2
+    return slot
+
+
+def mas_store_root(mas, entry) -> None:
+    if not entry:
+        if not mas.index:
+            mas.tree.ma_root = None
+    elif mas.last or mas.index:
+        mas_root_expand(mas, entry)
+    elif entry & 3 == 2:
+        mas_root_expand(mas, entry)
+    else:
+        mas.tree.ma_root = entry
+        mas.status = MA_START
+
+
+# ------------------------------------------------------------------ classification
+
+
+def mas_wr_end_piv(wr: WrState) -> None:
+    mas = wr.mas
+    pivots = wr.pivots
+    end = mas.end
+    last = mas.last
+    oe = wr.offset_end
+    while oe < end and last > pivots[oe]:
+        oe += 1
+    wr.offset_end = oe
+    wr.end_piv = pivots[oe] if oe < end else mas.max
+
+
+def mas_wr_extend_null(wr: WrState) -> None:
+    mas = wr.mas
+    slots = wr.slots
+    if not slots[wr.offset_end]:
+        mas.last = wr.end_piv
+    elif (mas.last == wr.end_piv and mas.end != wr.offset_end
+          and not slots[wr.offset_end + 1]):
+        wr.offset_end += 1
+        if wr.offset_end == mas.end:
+            mas.last = mas.max
+        else:
+            mas.last = wr.pivots[wr.offset_end]
+        wr.end_piv = mas.last
+    if not wr.content:
+        mas.index = wr.r_min
+    elif mas.index == wr.r_min and mas.offset and not slots[mas.offset - 1]:
+        mas.offset -= 1
+        off = mas.offset
+        wr.r_min = mas.index = wr.pivots[off - 1] + 1 if off else mas.min
+        wr.r_max = wr.pivots[mas.offset]
+
+
+def mas_wr_new_end(wr: WrState) -> int:
+    mas = wr.mas
+    new_end = mas.end + 2 - (wr.offset_end - mas.offset)
+    if wr.r_min == mas.index:
+        new_end -= 1
+    if wr.end_piv == mas.last:
+        new_end -= 1
+    return new_end
+
+
+def _is_root_enode(mas) -> bool:
+    return bool(mas.tree.alloc.nodes[mas.node >> 8].parent & 1)
+
+
+def mas_wr_store_type(wr: WrState) -> None:
+    mas = wr.mas
+    if mas.status == MA_NONE or mas.status == MA_ROOT:
+        mas.store_type = wr_store_root
+        return
+    if not mas_wr_walk(wr):
+        mas.store_type = wr_spanning_store
+        return
+    mas_wr_end_piv(wr)
+    if not wr.entry:
+        mas_wr_extend_null(wr)
+    new_end = mas_wr_new_end(wr)
+    if wr.r_min == mas.index and wr.r_max == mas.last:
+        mas.store_type = wr_exact_fit
+        return
+    if not mas.index and mas.last == MAX:
+        mas.store_type = wr_new_root
+        return
+    geo = mas.tree.alloc.geo
+    rcu = mas.tree.ma_flags & 2
+    if new_end < geo.min_slots[wr.type]:
+        if not _is_root_enode(mas) and not mas.mas_flags & 1:
+            mas.store_type = wr_rebalance
+            return
+        mas.store_type = wr_node_store
+        return
+    if new_end >= geo.slots[wr.type]:
+        mas.store_type = wr_split_store
+        return
+    if not rcu and mas.offset == mas.end:
+        mas.store_type = wr_append
+        return
+    if new_end == mas.end and (not rcu or wr.offset_end - mas.offset == 1):
+        mas.store_type = wr_slot_store
+        return
+    if _is_root_enode(mas) or new_end >= geo.min_slots[wr.type] or mas.mas_flags & 1:
+        mas.store_type = wr_node_store
+        return
+    mas.store_type = wr_invalid
+
+
+def mas_wr_prealloc_setup(wr: WrState) -> None:
+    mas = wr.mas
+    st = mas.status
+    reset = False
+    if st != MA_ACTIVE:
+        if st == MA_START:
+            wr.content = mas_start(mas)
+            return
+        if st in (MA_PAUSE, MA_NONE, MA_OVERFLOW, MA_UNDERFLOW):
+            reset = True
+    if not reset:
+        if mas.last > mas.max:
+            reset = True
+        elif not wr.entry and ((mas.node or 0) >> 3) & 0xF < 2 and mas.last == mas.max:
+            reset = True
+    if reset:
+        mas.status = MA_START
+        mas.node = None
+    wr.content = mas_start(mas)
+
+
+def mas_prealloc_calc(mas, entry) -> int:
+    h = mas.tree.mt_height()
+    st = mas.store_type
+    if st == wr_new_root:
+        return 1
+    if st == wr_store_root:
+        if mas.last or mas.index:
+            return 1
+        return 1 if entry is not None and entry & 3 == 2 else 0
+    if st == wr_spanning_store:
+        return h * 3 + 1
+    if st == wr_split_store:
+        return h * 2 + 1
+    if st == wr_rebalance:
+        return h * 2 - 1
+    if st == wr_node_store:
+        return 1 if mas.tree.ma_flags & 2 else 0
+    if st in (wr_append, wr_exact_fit, wr_slot_store):
+        return 0
+    return h * 3 + 1
+
+
+def mas_wr_preallocate(wr: WrState, entry) -> bool:
+    """Setup, classify, and fill the pool; False on -ENOMEM (state set to error)."""
+    mas = wr.mas
+    mas_wr_prealloc_setup(wr)
+    mas_wr_store_type(wr)
+    request = mas_prealloc_calc(mas, entry)
+    if not request:
+        return True
+    if not mas_node_count(mas, request):
+        mas.set_err(-ENOMEM)
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ in-leaf stores
+
+
+def mas_wr_node_store(wr: WrState, new_end: int) -> None:
+    mas = wr.mas
+    tree = mas.tree
+    offset_end = wr.offset_end
+    type = wr.type
+    in_rcu = tree.ma_flags & 2
+    if mas.last == wr.end_piv:
+        offset_end += 1
+    if in_rcu:
+        new_enode = mas_pop_node(mas, type)
+        newnode = tree.alloc.nodes[new_enode >> 8]
+    else:
+        newnode = MapleNode(tree.alloc.geo, type)
+    old = wr.node
+    newnode.parent = old.parent
+    dst_p = newnode.pivot
+    dst_s = newnode.slot
+    src_p = wr.pivots
+    src_s = wr.slots
+    off = mas.offset
+    node_pivots = len(dst_p)
+    dst_p[0:off] = src_p[0:off]
+    dst_s[0:off] = src_s[0:off]
+    if wr.r_min < mas.index:
+        dst_s[off] = wr.content
+        dst_p[off] = mas.index - 1
+        off += 1
+        mas.offset = off
+    if off < node_pivots:
+        dst_p[off] = mas.last
+    dst_s[off] = wr.entry
+    if offset_end <= mas.end:
+        dst_offset = off + 1
+        copy_size = mas.end - offset_end + 1
+        dst_s[dst_offset:dst_offset + copy_size] = src_s[offset_end:offset_end + copy_size]
+        dst_p[dst_offset:dst_offset + copy_size - 1] = src_p[offset_end:offset_end + copy_size - 1]
+        if new_end < node_pivots:
+            dst_p[new_end] = mas.max
+    set_leaf_meta(newnode, new_end)
+    if in_rcu:
+        old_enode = mas.node
+        mas.node = new_enode
+        mas_replace_node(mas, old_enode)
+    else:
+        old.pivot[:] = dst_p
+        old.slot[:] = dst_s
+        old.parent = newnode.parent
+    mas_update_gap(mas)
+    mas.end = new_end
+
+
+def mas_wr_slot_store(wr: WrState) -> None:
+    mas = wr.mas
+    offset = mas.offset
+    slots = wr.slots
+    gap = not slots[offset] or not slots[offset + 1]
+    if wr.offset_end - offset == 1:
+        if mas.index == wr.r_min:
+            slots[offset] = wr.entry
+            wr.pivots[offset] = mas.last
+        else:
+            slots[offset + 1] = wr.entry
+            wr.pivots[offset] = mas.index - 1
+            mas.offset += 1
+    elif not mas.tree.ma_flags & 2:
+        gap = gap or not slots[offset + 2]
+        slots[offset + 1] = wr.entry
+        wr.pivots[offset] = mas.index - 1
+        wr.pivots[offset + 1] = mas.last
+        mas.offset += 1
+    else:
+        return
+    if not wr.entry or gap:
+        mas_update_gap(mas)
+
+
+def mas_wr_append(wr: WrState, new_end: int) -> None:
+    mas = wr.mas
+    end = mas.end
+    pivots = wr.pivots
+    slots = wr.slots
+    if new_end < len(pivots):
+        pivots[new_end] = pivots[end]
+        set_meta(wr.node, wr.type, new_end, 0)
+    if new_end == end + 1:
+        if mas.last == wr.r_max:
+            slots[new_end] = wr.entry
+            pivots[end] = mas.index - 1
+            mas.offset = new_end
+        else:
+            slots[new_end] = wr.content
+            pivots[end] = mas.last
+            slots[end] = wr.entry
+    else:
+        slots[new_end] = wr.content
+        pivots[end + 1] = mas.last
+        slots[end + 1] = wr.entry
+        pivots[end] = mas.index - 1
+        mas.offset = end + 1
+    if not wr.content or not wr.entry:
+        mas_update_gap(mas)
+    mas.end = new_end
+
+
+def mas_wr_bnode(wr: WrState) -> None:
+    b = BigNode()
+    mas_store_b_node(wr, b, wr.offset_end)
+    if wr.mas.store_type == wr_rebalance:
+        mas_rebalance(wr.mas, b)
+    else:
+        mas_split(wr.mas, b)
+
+
+#: how many times each store type ran (tests read it; cheap)
+STORE_TYPE_COUNTS = [0] * 10
+
+
+def mas_wr_store_entry(wr: WrState) -> None:
+    mas = wr.mas
+    new_end = mas_wr_new_end(wr)
+    st = mas.store_type
+    STORE_TYPE_COUNTS[st] += 1
+    if st == wr_exact_fit:
+        wr.slots[mas.offset] = wr.entry
+        if bool(wr.entry) != bool(wr.content):
+            mas_update_gap(mas)
+    elif st == wr_node_store:
+        mas_wr_node_store(wr, new_end)
+    elif st == wr_append:
+        mas_wr_append(wr, new_end)
+    elif st == wr_slot_store:
+        mas_wr_slot_store(wr)
+    elif st == wr_split_store or st == wr_rebalance:
+        mas_wr_bnode(wr)
+    elif st == wr_spanning_store:
+        mas_wr_spanning_store(wr)
+    elif st == wr_store_root:
+        mas_store_root(mas, wr.entry)
+    elif st == wr_new_root:
+        mas_new_root(mas, wr.entry)
+    else:
+        raise AssertionError("mas_wr_store_entry: invalid store type")
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def mas_store_gfp(mas, entry) -> int:
+    wr = WrState(mas, entry)
+    if not mas_wr_preallocate(wr, entry):
+        ret = mas.error
+        mas_destroy(mas)
+        return ret
+    mas_wr_store_entry(wr)
+    mas_destroy(mas)
+    return 0
+
+
+def mas_store(mas, entry):
+    """mas_store(): returns the old content of the slot holding index (None on -ENOMEM)."""
+    wr = WrState(mas, entry)
+    if not mas_wr_preallocate(wr, entry):
+        mas_destroy(mas)
+        return None
+    mas_wr_store_entry(wr)
+    mas_destroy(mas)
+    return wr.content
+
+
+def mas_insert(mas, entry):
+    wr = WrState(mas, entry)
+    wr.content = mas_start(mas)
+    if wr.content:
+        mas.set_err(-EEXIST)
+        return wr.content
+    if not mas_wr_preallocate(wr, entry):
+        return None
+    if mas.store_type == wr_spanning_store:
+        mas.set_err(-EEXIST)
+        return wr.content
+    if mas.store_type != wr_new_root and mas.store_type != wr_store_root:
+        wr.offset_end = mas.offset
+        wr.end_piv = wr.r_max
+        if wr.content or mas.last > wr.r_max:
+            mas.set_err(-EEXIST)
+            return wr.content
+    mas_wr_store_entry(wr)
+    return wr.content
+
+
+def mas_erase(mas):
+    if mas.status != MA_ACTIVE or mas.status != MA_START:
+        mas.status = MA_START
+    entry = mas_state_walk(mas)
+    if not entry:
+        return None
+    mas.status = MA_START
+    mas.node = None
+    wr = WrState(mas, None)
+    if mas_wr_preallocate(wr, None):
+        mas_wr_store_entry(wr)
+    mas_destroy(mas)
+    return entry
+
+
+def mtree_store_range(tree, index: int, last: int, entry) -> int:
+    if xa_is_advanced(entry):
+        return -EINVAL
+    if index > last:
+        return -EINVAL
+    mas = MaState(tree, index, last)
+    return mas_store_gfp(mas, entry)
+
+
+def mtree_insert_range(tree, first: int, last: int, entry) -> int:
+    if xa_is_advanced(entry):
+        return -EINVAL
+    if first > last:
+        return -EINVAL
+    mas = MaState(tree, first, last)
+    mas_insert(mas, entry)
+    ret = mas.error if mas.status == MA_ERROR else 0
+    mas_destroy(mas)
+    return ret
+
+
+def mtree_erase(tree, index: int):
+    mas = MaState(tree, index, index)
+    return mas_erase(mas)
+
+
+def mas_nomem(mas) -> bool:
+    """No blocking retry in Python: an -ENOMEM stays an error (see the module text)."""
+    return False
+
+
+__all__ = ["mas_store", "mas_store_gfp", "mas_insert", "mas_erase", "mas_destroy", "mas_nomem",
+           "mtree_store_range", "mtree_insert_range", "mtree_erase", "STORE_TYPE_COUNTS"]
