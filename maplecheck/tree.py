@@ -101,6 +101,19 @@ class MapleUsageError(ValueError):
     """
 
 
+class MasNullNode(MapleUsageError):
+    """A cursor call for which Linux 6.12 would step from a NULL ``mas->node`` and crash.
+
+    A state reaches overflow or underflow from its setup limit check, before
+    any walk (``mas_set(5); mas_next(3)``), so it has no node; a later call
+    that clears that status without walking (``mas_next`` with a wider max,
+    ``mas_prev``/``mas_find_rev`` with a lower min, the ``_range`` variants)
+    dereferences NULL in ``mas_next_slot``/``mas_prev_slot``.  The kernel
+    defines no result, so the model and our tree refuse the call (leaving the
+    state as it was) and engines do not send it to Linux.
+    """
+
+
 def check_index(name: str, value) -> int:
     """Return ``value`` if it is an index in [0, MAX], else raise MapleUsageError."""
     if type(value) is not int or not 0 <= value <= MAX:

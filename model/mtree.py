@@ -45,6 +45,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from maplecheck.tree import (
+    MasNullNode,
     CREATE_FLAGS, EBUSY, EEXIST, EINVAL, ENOENT, MA_ACTIVE, MA_NONE, MA_OVERFLOW, MA_PAUSE,
     MA_ROOT, MA_START, MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_HEIGHT_MASK,
     MT_FLAGS_USE_RCU, Alloc, Area, MapleUsageError, MasResult, Walk, check_entry, check_index,
@@ -62,17 +63,6 @@ MAS_OPS = {
     "mas_find": "max", "mas_find_range": "max", "mas_next": "max", "mas_next_range": "max",
     "mas_prev": "min", "mas_prev_range": "min", "mas_find_rev": "min", "mas_find_range_rev": "min",
 }
-
-
-class MasNullNode(MapleUsageError):
-    """The kernel would step ``mas_next_slot``/``mas_prev_slot`` from a NULL ``mas->node``.
-
-    This happens when an overflow/underflow status was reached without a walk
-    (from start, pause, none or root, e.g. ``mas_set(5); mas_next(3)``) and the
-    next call turns it back into active without re-walking (``mas_next`` or
-    ``mas_find_range_rev``... with a wider limit).  Linux 6.12 dereferences
-    NULL there; no result exists to compare.
-    """
 
 
 def _is_root_safe(entry) -> bool:

@@ -24,7 +24,7 @@ where an expression could wrap it is masked to 64 bits.
 
 from __future__ import annotations
 
-from maplecheck.tree import (MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
+from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
                              MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY, MapleUsageError)
 
 from .node import (MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
@@ -40,23 +40,6 @@ __all__ = [
     "mas_find", "mas_find_range", "mas_find_rev", "mas_find_range_rev", "mas_pause",
     "mt_find", "mt_find_after", "mt_next", "mt_prev",
 ]
-
-
-class MasNullNode(MapleUsageError):
-    """The kernel would dereference a NULL ``mas->node`` here (and crash).
-
-    Linux 6.12 reaches its slot-stepping code with no node when a state's
-    overflow or underflow came from a setup limit check, before any walk, and
-    a later call clears that status without walking: for instance
-    ``mas_set(50); mas_next(3)`` (overflow, node NULL) then ``mas_next(1000)``;
-    ``mas_set(50); mas_prev(60)`` then ``mas_prev(0)``; the same with
-    ``mas_find_rev``/``_range_rev`` and ``mas_prev_range``/``mas_next_range``.
-    The C adapter segfaults on these sequences (seen); we raise this instead,
-    so an engine can recognise a sequence that is outside the kernel's contract.
-    The public calls restore index, last and status before raising, so the
-    state is left as it was (as ``maplecheck.model`` does with its own
-    ``MasNullNode``; both are MapleUsageErrors).
-    """
 
 
 def _check_node(mas: MaState, what: str) -> None:
