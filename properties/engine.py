@@ -228,6 +228,33 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
     return Failure(final.kind, final.message, trace, original, len(small), len(prefix))
 
 
+# ---------------------------------------------------------------- triage
+
+def triage_crash(impl: str, flags: int, ops: list[tuple], failure: ImplFailure,
+                 linux_src: str | None, avoid_known_bugs: bool = True):
+    """Is this crash a known kernel bug?  Return it, or None for a new finding.
+
+    A crash of a plain tree in RCU mode is replayed on the ASan/UBSan build;
+    it is the known RCU destroy bug when the sanitizer's report points into
+    the RCU destroy path and the same operations pass without RCU mode.
+    """
+    from .known import RCU_CLEAR_META_FULL, is_known_rcu_destroy_crash
+    from maplecheck.tree import MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU
+
+    if failure.kind != "crash" or "linux" not in impl_names(impl):
+        return None
+    if flags & MT_FLAGS_ALLOC_RANGE or not (flags & MT_FLAGS_USE_RCU
+                                            or any(op[0] == "set_rcu" and op[2] for op in ops)):
+        return None
+    san = check_trace("linux", flags, ops, linux_src, sanitize=True, avoid_known_bugs=avoid_known_bugs)
+    if san is None or san.kind != "crash" or not is_known_rcu_destroy_crash(san.message):
+        return None
+    no_rcu = [op for op in ops if op[0] != "set_rcu"]
+    if check_trace(impl, flags & ~MT_FLAGS_USE_RCU, no_rcu, linux_src) is not None:
+        return None
+    return RCU_CLEAR_META_FULL
+
+
 # ---------------------------------------------------------------- campaigns
 
 def example_seed(seed: int, k: int) -> int:
@@ -264,6 +291,13 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
             res.steps += f.step + 1
             res.examples += 1
             name = f"{impl}-seed{seed}-ex{k}"
+            bug = triage_crash(impl, flags, ops[:f.step + 1], f, linux_src) if avoid_known_bugs else None
+            if bug is not None:
+                res.known[bug.name] += 1
+                write_trace(Path(out) / "known" / f"{bug.name}-{name}.jsonl", flags, ops[:f.step + 1],
+                            note=f"known kernel bug {bug.name}: {bug.summary}")
+                k += 1
+                continue
             res.failures.append(minimize_failure(impl, flags, ops, f, Path(out), name, linux_src,
                                                  sanitize, shrink_budget_s, avoid_known_bugs))
             break

@@ -41,6 +41,26 @@ def rcu_free_walk_reads_meta(dump: dict) -> bool:
     return False
 
 
+def rcu_clear_meta_full_root(dump: dict) -> bool:
+    """Would destroying this tree in RCU mode corrupt the root's last child pointer?
+
+    Before handing a tree to the RCU callback, Linux 6.12 replaces the child
+    words of nodes just above the leaves with bare node addresses, then clears
+    the metadata of the node it started from.  The clearing tells "slot 15 is
+    metadata" from "slot 15 is a child" by the type bits of slot 15, which were
+    just stripped, so in a range_64 root with all 16 slots used and leaf
+    children it zeroes the low bytes of the last child's address, and the
+    callback frees a wrong pointer (double or invalid free).
+    """
+    if dump["root"]["kind"] != "node":
+        return False
+    if dump["flags"] & MT_FLAGS_ALLOC_RANGE or not dump["flags"] & MT_FLAGS_USE_RCU:
+        return False
+    root = dump["nodes"][0]
+    return (root["type"] == "range_64" and root["end"] == 15
+            and dump["nodes"][root["slots"][0]]["type"] == "leaf_64")
+
+
 @dataclass(frozen=True)
 class KnownBug:
     name: str
@@ -54,6 +74,25 @@ RCU_FREE_WALK_META = KnownBug(
 )
 
 
+RCU_CLEAR_META_FULL = KnownBug(
+    "rcu-clear-meta-full-node",
+    "Linux 6.12 mt_destroy_walk() clears 'metadata' in slot 15 of a full range_64 node whose leaf "
+    "children were already stripped to bare addresses, corrupting the last child pointer; the RCU "
+    "callback then frees a wrong address (at destroy, or when an RCU-mode write tears down such a subtree)",
+)
+
+#: C functions of the RCU destroy path; a sanitizer report naming one of them
+#: on a plain RCU tree, for a trace that passes without RCU mode, is triaged
+#: as the known RCU destroy bugs above.
+RCU_DESTROY_FRAMES = ("mt_free_walk", "mte_dead_walk", "mt_destroy_walk", "mt_clear_meta", "mt_free_rcu",
+                      "mt_free_bulk")
+
+
+def is_known_rcu_destroy_crash(report: str) -> bool:
+    """Does a sanitizer report point into the RCU destroy path?"""
+    return any(f in report for f in RCU_DESTROY_FRAMES)
+
+
 def destroy_workaround(dump: dict) -> KnownBug | None:
     """The known bug a ``destroy`` of this tree would hit, if any.
 
@@ -61,4 +100,8 @@ def destroy_workaround(dump: dict) -> KnownBug | None:
     nodes are then freed by ``mt_destroy_walk`` directly, which checks what it
     follows.  Nothing observable changes: the tree is destroyed either way.
     """
-    return RCU_FREE_WALK_META if rcu_free_walk_reads_meta(dump) else None
+    if rcu_free_walk_reads_meta(dump):
+        return RCU_FREE_WALK_META
+    if rcu_clear_meta_full_root(dump):
+        return RCU_CLEAR_META_FULL
+    return None

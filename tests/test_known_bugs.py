@@ -50,3 +50,42 @@ def test_lockstep_steps_around_the_known_bug_and_can_be_told_not_to():
     assert check_trace("linux", MT_FLAGS_USE_RCU, ops) is None
     f = check_trace("linux", MT_FLAGS_USE_RCU, ops, avoid_known_bugs=False)
     assert f is not None and f.kind == "crash"
+
+
+def full_root_of_leaves():
+    """226 single indices: a plain tree whose range_64 root holds 16 leaves."""
+    return ascending_points(226, stride=1)
+
+
+def test_full_root_clear_meta_crash_is_real():
+    from maplecheck.properties.known import destroy_workaround, rcu_clear_meta_full_root
+    s = RemoteLinuxSession(MT_FLAGS_USE_RCU, sanitize=True)
+    try:
+        s.run(full_root_of_leaves())
+        d = s.dump(0)
+        assert rcu_clear_meta_full_root(d) and destroy_workaround(d) is not None
+        with pytest.raises(ImplCrash, match="mt_free_walk|free"):
+            s.step(("destroy", 0))
+    finally:
+        s._kill()
+    assert check_trace("linux", MT_FLAGS_USE_RCU, full_root_of_leaves()) is None
+
+
+def test_rcu_destroy_crash_is_triaged_not_reported():
+    """A spanning store leaves a full root of leaves; destroying it in RCU mode crashes.
+
+    With avoidance on, the destroy is stepped around; with it off, the crash
+    happens, and triage (sanitizer stack in the RCU free path, and the same
+    operations pass without RCU mode) names it as the known bug.
+    """
+    from maplecheck.properties.engine import ImplFailure, triage_crash
+    ops = [("store_range", 0, 10 * i, 10 * i + 5, 2 * i + 1) for i in range(135)]
+    ops += [("store_range", 0, 700, 800, 0x10000)]
+    f = check_trace("linux", MT_FLAGS_USE_RCU, ops, avoid_known_bugs=False)
+    assert f is not None and f.kind == "crash"
+    assert check_trace("linux", MT_FLAGS_USE_RCU, ops) is None
+    bug = triage_crash("linux", MT_FLAGS_USE_RCU, ops, f, None, avoid_known_bugs=False)
+    assert bug is not None and bug.name == "rcu-clear-meta-full-node"
+    # a crash that is not in the RCU destroy path is never triaged away
+    other = ImplFailure(0, "crash", "SIGSEGV in mas_wr_walk")
+    assert triage_crash("linux", 0, ops, other, None) is None

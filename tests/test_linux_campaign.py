@@ -62,7 +62,10 @@ def test_campaign_finds_a_bug_put_into_the_kernel(stock_src, buggy_src, tmp_path
                        shrink_budget_s=60)
     assert len(res.failures) == 1
     f = res.failures[0]
-    assert f.trace.exists() and f.ops < f.original_ops and f.ops <= 6
+    # the planted '>' makes load(last index) read the next slot, or run past the
+    # last pivot into the metadata word and crash: either way, found and shrunk
+    assert f.kind in ("result", "crash")
+    assert f.trace.exists() and f.ops < f.original_ops and f.ops <= 12
     flags, ops = read_trace(f.trace)
     assert check_trace("linux", flags, ops, str(buggy_src)) is not None
     assert check_trace("linux", flags, ops, str(stock_src)) is None

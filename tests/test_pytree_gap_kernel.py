@@ -363,11 +363,8 @@ def test_alloc_refusals_match_linux():
 def test_empty_area_fill():
     """check_empty_area_fill, literally: empty_area then mas_store_gfp on the same state
     (through the Python write path), 5 x 5000 times until the window is full."""
-    try:
-        from maplecheck.impl.pytree.tree import PyFactory
-        from maplecheck.impl.pytree.write import mas_store_gfp
-    except ImportError:
-        pytest.skip("Python write path not available")
+    from maplecheck.impl.pytree.tree import PyFactory
+    from maplecheck.impl.pytree.write import mas_store_gfp
     top = 0x25D78000
     pt = PyFactory().create(ALLOC)
     mt = pt.mt
@@ -410,10 +407,7 @@ def test_empty_area_fill():
 def test_maps_requests_through_pytree_and_linux(rev):
     """check_alloc_(rev_)range end to end: PyTree (real write path) and Linux build the
     same tree, serve the same requests with the same results, and stay identical."""
-    try:
-        from maplecheck.impl.pytree.tree import PyFactory
-    except ImportError:
-        pytest.skip("PyTree not available")
+    from maplecheck.impl.pytree.tree import PyFactory
     f = needs_linux()
     pt = PyFactory().create(ALLOC)
     lt = f.create(ALLOC)

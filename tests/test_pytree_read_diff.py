@@ -23,10 +23,7 @@ ALLOC = MT_FLAGS_ALLOC_RANGE
 
 
 def _py_factory():
-    try:
-        from maplecheck.impl.pytree.tree import PyFactory
-    except ImportError:
-        pytest.skip("PyTree not available")
+    from maplecheck.impl.pytree.tree import PyFactory
     return PyFactory()
 
 
