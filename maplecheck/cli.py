@@ -101,6 +101,9 @@ def cmd_fuzz(args) -> int:
     _say(f"{res.examples} examples, {res.steps} checked steps, {rate:,.0f} steps/s; "
          f"max height per example: {heights or '-'}; cursor calls Linux leaves undefined, "
          f"not sent: {res.skipped}")
+    if res.store_types:
+        _say("write-path classifications in the Python tree: "
+             + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
     for name, n in sorted(res.known.items()):
         _say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
     for f in res.failures:

@@ -62,6 +62,7 @@ class CampaignResult:
     flags: Counter = field(default_factory=Counter)
     known: Counter = field(default_factory=Counter)
     skipped: int = 0
+    store_types: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
@@ -270,6 +271,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
     if steps is None and minutes is None:
         steps = 20000
     res = CampaignResult(impl=impl, seed=seed)
+    before = _store_type_counts()
     t0 = time.monotonic()
     deadline = t0 + minutes * 60 if minutes is not None else None
     k = 0
@@ -310,7 +312,16 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
         if progress:
             progress(res)
     res.seconds = time.monotonic() - t0
+    after = _store_type_counts()
+    res.store_types = Counter({k: after[k] - before[k] for k in after if after[k] > before[k]})
     return res
+
+
+def _store_type_counts() -> Counter:
+    """Write paths taken by our Python tree so far (Linux's are not observable)."""
+    from maplecheck.impl.pytree.state import STORE_TYPE_NAMES
+    from maplecheck.impl.pytree.write import STORE_TYPE_COUNTS
+    return Counter(dict(zip(STORE_TYPE_NAMES, STORE_TYPE_COUNTS)))
 
 
 

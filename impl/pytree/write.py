@@ -222,11 +222,16 @@ def mas_prealloc_calc(mas, entry) -> int:
     return h * 3 + 1
 
 
+#: how often each store type was chosen, over the process (write-path coverage)
+STORE_TYPE_COUNTS = [0] * 10
+
+
 def mas_wr_preallocate(wr: WrState, entry) -> bool:
     """Setup, classify, and fill the pool; False on -ENOMEM (state set to error)."""
     mas = wr.mas
     mas_wr_prealloc_setup(wr)
     mas_wr_store_type(wr)
+    STORE_TYPE_COUNTS[mas.store_type] += 1
     request = mas_prealloc_calc(mas, entry)
     if not request:
         return True
