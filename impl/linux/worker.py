@@ -35,6 +35,7 @@ from typing import Any, Iterable
 from maplecheck.tree import CREATE_FLAGS
 
 TAIL_LINES = 40
+SANITIZER_LINES = 150  # a whole ASan report: the access, and where it was freed and allocated
 _KEY_LINE = re.compile(r"ERROR: AddressSanitizer|runtime error:|SUMMARY: |BUG at |WARN at |Assertion .* failed|kernel BUG")
 
 
@@ -147,11 +148,20 @@ class RemoteLinuxSession:
         self.proc = None
 
     def _tail(self) -> str:
-        """The key lines (sanitizer verdict, BUG text) first, then the last lines of the log."""
+        """What the child said last: a sanitizer's whole report when there is one, else
+        the key lines (BUG text) first, then the last lines of the log."""
         if self._log is None:
             return ""
         self._log.seek(0)
         lines = self._log.read().decode(errors="replace").splitlines()
+        start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
+                      or "runtime error:" in l), None)
+        if start is not None:
+            end = next((i for i in range(start, len(lines)) if lines[i].startswith("SUMMARY:")),
+                       len(lines) - 1)
+            report = lines[start:end + 1][:SANITIZER_LINES]
+            rest = [l for l in lines[end + 1:] if l.strip()][-8:]
+            return "\n".join(report + (["..."] if rest else []) + rest)
         key = [l for l in lines if _KEY_LINE.search(l)][:6]
         tail = lines[-TAIL_LINES:]
         head = [l for l in key if l not in tail]
