@@ -261,4 +261,4 @@ def example_ops(seed: int, length: int, bulk_max: int = 6000) -> tuple[int, list
     ops: list[tuple] = []
     while len(ops) < length:
         ops.extend(gen.ops())
-    return flags, ops
+    return flags, ops[:length]
