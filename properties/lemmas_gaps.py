@@ -47,7 +47,8 @@ def _leaf_gap(fn):
     return prove(cases, setup, body)
 
 
-lemma("leaf_max_gap_definition", "node_ops.leaf_max_gap (mas_leaf_max_gap)", O.leaf_max_gap,
+lemma("leaf_max_gap_definition", "node_ops.leaf_max_gap (runs in gap.mas_leaf_max_gap; "
+      "the write path's gaps_update keeps its own copy)", O.leaf_max_gap,
       M.leaf_max_gap_plus_one,
       "for every data end 1..15, inner and right-most leaves: the kernel's leaf max gap (slot-0 "
       "case, right-most shortcut and early return, skip after a NULL) equals the largest NULL "

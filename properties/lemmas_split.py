@@ -104,7 +104,8 @@ def _calc_with(no_null):
     return calc
 
 
-lemma("split_point_leaf", "node_ops.mab_calc_split / mab_no_null_split / mab_middle_node",
+lemma("split_point_leaf", "node_ops.mab_calc_split / mab_no_null_split / mab_middle_node "
+      "(runs in the tree: big_node.mab_calc_split, split.py)",
       O.mab_calc_split, _calc_with(M.mab_no_null_split_none),
       "leaf big node, b_end 16..31, no two NULLs in a row: the split point is a non-NULL slot, "
       "both halves fit in 16 slots and hold at least mt_min_slots+1 entries (3-way: both split points non-NULL)")(
@@ -114,7 +115,8 @@ def _arange_bad_calc(slots, b_end, nslots, min_slots, leaf, bulk=False):
     return b_end // 2 + 2, 0, False
 
 
-lemma("split_point_arange", "node_ops.mab_calc_split / mab_no_null_split",
+lemma("split_point_arange", "node_ops.mab_calc_split / mab_no_null_split "
+      "(runs in the tree: big_node.mab_calc_split, split.py)",
       O.mab_calc_split, _arange_bad_calc,
       "arange big node (non-NULL children), b_end 10..19: both halves fit in 10 slots "
       "and are sufficient")(
@@ -257,7 +259,8 @@ def _merge(cp):
     return prove(_merge_cases(), setup, body)
 
 
-lemma("rebalance_merge", "node_ops.merge_siblings / mas_mab_cp / mab_mas_cp / split_big_node",
+lemma("rebalance_merge", "node_ops.merge_siblings / mas_mab_cp / mab_mas_cp / split_big_node "
+      "(mas_mab_cp runs in the tree: big_node.py)",
       O.mas_mab_cp, M.mas_mab_cp_skip_last,
       "an insufficient leaf and its sibling merged (mas_mab_cp of both) and rebuilt as one node "
       "or split in two: valid nodes over the pair's range with the same contents")(_merge)
@@ -291,12 +294,12 @@ def _dup_copy(parent_fn, child_fn):
     return single(setup, body)
 
 
-lemma("dup_parent_repoint", "node_ops.dup_parent_word / dup_child_enode",
+lemma("dup_parent_repoint", "node_ops.dup_parent_word / dup_child_enode (runs in the tree: dup.py)",
       (O.dup_parent_word, O.dup_child_enode), (M.dup_parent_word_mask7, O.dup_child_enode),
       "__mt_dup: the copy's parent word, re-pointed at the new parent, decodes to the same slot "
       "and parent type; each new child pointer keeps the source child's type and low byte")(
     lambda fns: _dup_copy(*fns))
-lemma("dup_child_type", "node_ops.dup_child_enode",
+lemma("dup_child_type", "node_ops.dup_child_enode (runs in the tree: dup.py)",
       (O.dup_parent_word, O.dup_child_enode), (O.dup_parent_word, M.dup_child_enode_no_type),
       "__mt_dup: a new child enode = new address | the source slot's low byte: same type, leaf-ness")(
     lambda fns: _dup_copy(*fns))
@@ -377,7 +380,7 @@ def _replace(fn):
     return prove(cases, setup, body)
 
 
-lemma("replace_one_slot", "node_ops.exact_fit_layout (replace)", O.exact_fit_layout,
+lemma("replace_one_slot", "node_ops.exact_fit_layout (runs in the tree: replace.py)", O.exact_fit_layout,
       M.exact_fit_layout_two,
       "replace (exact fit, non-NULL over non-NULL): exactly one slot changes, pivots, data end "
       "and metadata stay, the node stays valid, and no gap update is asked for")(_replace)
@@ -396,7 +399,8 @@ def _replace_gap(fn):
     return single(setup, body)
 
 
-lemma("replace_gap_iff_nullness", "node_ops.exact_fit_layout update_gap", O.exact_fit_layout,
+lemma("replace_gap_iff_nullness",
+      "node_ops.exact_fit_layout update_gap (runs in the tree: replace.py)", O.exact_fit_layout,
       M.exact_fit_layout_always_gap,
       "an exact-fit write asks for a gap update exactly when one of old and new entry is NULL")(
     _replace_gap)

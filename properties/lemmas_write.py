@@ -164,14 +164,14 @@ def _real(piv, slots, end, w, entry, hi, rcu):
     return O.leaf_write_layout(piv, slots, end, w, entry, hi, rcu)
 
 
-@lemma("exact_fit_store", "node_ops.exact_fit_layout (+ leaf_write_setup)", _real,
+@lemma("exact_fit_store", "node_ops.exact_fit_layout (+ leaf_write_setup, which the tree runs)", _real,
        _layout_via(exact_fit_layout=M.exact_fit_layout_always_gap))
 def _exact(layout_fn):
     """exact fit: one slot rewritten; invariants, data end, map refinement, gap trigger."""
     return leaf_write_outcome(layout_fn, O.WR_EXACT_FIT, layout_fn is _real)
 
 
-@lemma("slot_store_2_3", "node_ops.slot_store_layout (+ leaf_write_setup)", _real,
+@lemma("slot_store_2_3", "node_ops.slot_store_layout (+ leaf_write_setup, which the tree runs)", _real,
        _layout_via(slot_store_layout=M.slot_store_layout_bad))
 def _slot(layout_fn):
     """slot store (two slots, or three without RCU): invariants, data end, map, gap trigger."""
@@ -185,21 +185,21 @@ def _slot_gap(layout_fn):
     return leaf_write_outcome(layout_fn, O.WR_SLOT_STORE, layout_fn is _real)
 
 
-@lemma("append_store", "node_ops.append_layout (+ leaf_write_setup)", _real,
+@lemma("append_store", "node_ops.append_layout (+ leaf_write_setup, which the tree runs)", _real,
        _layout_via(append_layout=M.append_layout_bad))
 def _append(layout_fn):
     """append (write starting in the last slot): invariants, data end, map, gap trigger."""
     return leaf_write_outcome(layout_fn, O.WR_APPEND, layout_fn is _real)
 
 
-@lemma("node_store", "node_ops.node_store_layout (+ leaf_write_setup)", _real,
+@lemma("node_store", "node_ops.node_store_layout (+ leaf_write_setup, which the tree runs)", _real,
        _layout_via(node_store_layout=M.node_store_layout_no_max))
 def _node(layout_fn):
     """node store (rebuilt layout): invariants, data end, map refinement."""
     return leaf_write_outcome(layout_fn, O.WR_NODE_STORE, layout_fn is _real)
 
 
-@lemma("null_widening", "node_ops.wr_extend_null", _real,
+@lemma("null_widening", "node_ops.wr_extend_null (runs in the tree: write.mas_wr_store_type)", _real,
        _layout_via(wr_extend_null=M.wr_extend_null_no_prev))
 def _widen(layout_fn):
     """NULL widening keeps 'no two NULLs in a row' for every leaf store it feeds (node store shown)."""
@@ -220,7 +220,7 @@ def _widen_mutant(layout_fn):
     return bad[0] if bad else outs[O.WR_NODE_STORE]
 
 
-@lemma("new_end_rule", "node_ops.wr_new_end", _real,
+@lemma("new_end_rule", "node_ops.wr_new_end (runs in the tree: write.py)", _real,
        _layout_via())
 def _new_end(layout_fn):
     """mas_wr_new_end agrees with the layout each store type builds (checked with the stores)."""

@@ -10,13 +10,15 @@ so every list here starts zeroed.
 
 Copy in: :func:`mas_mab_cp` (a node range), :func:`mas_store_b_node` (a leaf
 with the write applied).  Copy out: :func:`mab_mas_cp`.  Split points:
-:func:`mab_calc_split`, :func:`mab_no_null_split`, :func:`mab_middle_node`.
+:func:`mab_calc_split`, which runs the proven :func:`.node_ops.mab_calc_split`
+(with :func:`.node_ops.mab_middle_node` and :func:`.node_ops.mab_no_null_split`).
 """
 
 from __future__ import annotations
 
 from maplecheck.tree import MAX
 
+from . import node_ops as O
 from .nav import set_leaf_meta, set_meta
 
 BIG_SLOTS = 36  # the kernel's 34, plus guard room for the one-past reads
@@ -68,91 +70,33 @@ def _fix_len(b: BigNode) -> None:
             lst.extend([fill] * (BIG_SLOTS - len(lst)))
 
 
-def mab_middle_node(b: BigNode, split: int, slot_count: int) -> bool:
-    size = b.b_end
-    if size >= 2 * slot_count:
-        return True
-    if not b.slot[split] and size >= 2 * slot_count - 1:
-        return True
-    return False
-
-
-def mab_no_null_split(mas, b: BigNode, split: int, slot_count: int) -> int:
-    if not b.slot[split]:
-        if split < slot_count - 1 and (b.b_end - split) > geo_min_slots(mas, b.type):
-            split += 1
-        else:
-            split -= 1
-    return split
-
-
 def mab_calc_split(mas, b: BigNode) -> tuple[int, int]:
-    """(split, mid_split); mid_split is 0 unless a 3-way split is needed."""
-    b_end = b.b_end
-    split = b_end // 2
-    slot_count = geo_slots(mas, b.type)
-    if mas.mas_flags & 1:  # bulk: not reachable through the protocol
-        split = b_end - geo_min_slots(mas, b.type)
-        if b.type >= 2:
-            return split, 0
+    """(split, mid_split); mid_split is 0 unless a 3-way split is needed.
+
+    The rule is :func:`.node_ops.mab_calc_split` (the proven one); this maps the
+    big node and the ma_state onto it and raises MA_STATE_REBALANCE when the
+    bulk path asks for it (bulk is not reachable through the protocol).
+    """
+    split, mid_split, set_rebalance = O.mab_calc_split(
+        b.slot, b.b_end, geo_slots(mas, b.type), geo_min_slots(mas, b.type), b.type < 2,
+        bool(mas.mas_flags & 1))
+    if set_rebalance:
         mas.mas_flags |= 2
-        if not b.slot[split]:
-            split -= 1
-        return split, 0
-    if mab_middle_node(b, split, slot_count):
-        split = b_end // 3
-        mid_split = split * 2
-    else:
-        mid_split = 0
-    split = mab_no_null_split(mas, b, split, slot_count)
-    if mid_split:
-        mid_split = mab_no_null_split(mas, b, mid_split, slot_count)
     return split, mid_split
 
 
 def mas_mab_cp(mas, mas_start: int, mas_end: int, b: BigNode, mab_start: int) -> None:
-    """Copy slots [mas_start, mas_end] of mas.node into b at mab_start; b_end = next free."""
+    """Copy slots [mas_start, mas_end] of mas.node into b at mab_start; b_end = next free.
+
+    The copy is the proven :func:`.node_ops.mas_mab_cp` (into the big node's lists).
+    """
     enode = mas.node
     node = mas.tree.alloc.nodes[enode >> 8]
-    type = (enode >> 3) & 0xF
-    pivots = node.pivot
-    npiv = len(pivots)
-    bp = b.pivot
-    i = mas_start
-    j = mab_start
-    complete = False
-    if not i:
-        bp[j] = pivots[0]
-        i = 1
-        if i > mas_end:
-            complete = True
-        else:
-            j += 1
-    if not complete:
-        piv_end = min(mas_end, npiv)
-        while i < piv_end:
-            v = pivots[i]
-            bp[j] = v
-            if not v:
-                break
-            if mas.max == v:
-                complete = True
-                break
-            i += 1
-            j += 1
-        if not complete and i <= mas_end:
-            bp[j] = pivots[i] if i < npiv else mas.max
-    j += 1
-    b.b_end = j
-    count = j - mab_start
-    src = node.slot[mas_start:mas_start + count]
-    src += [None] * (count - len(src))
-    b.slot[mab_start:mab_start + count] = src
-    if type >= 2 and mas.tree.ma_flags & 1:
-        g = node.gap[mas_start:mas_start + count]
-        g += [0] * (count - len(g))
-        b.gap[mab_start:mab_start + count] = g
-    _fix_len(b)
+    gaps = node.gap if (enode >> 3) & 0xF >= 2 and mas.tree.ma_flags & 1 else None
+    b.b_end = O.mas_mab_cp(node.pivot, node.slot, gaps, mas.max, mas_start, mas_end,
+                           b.pivot, b.slot, b.gap, mab_start)
+    # the copy never reads past the node, so the big node keeps its size
+    assert len(b.slot) == BIG_SLOTS and len(b.gap) == BIG_SLOTS
 
 
 def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, mas, new_max: bool) -> None:

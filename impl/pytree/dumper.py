@@ -13,7 +13,7 @@ from __future__ import annotations
 from maplecheck.dump import NODE_TYPES
 from maplecheck.tree import MAX, mt_attr, xa_is_node
 
-from .nav import node_data_end
+from .node import ma_data_end
 
 
 def dump_tree(tree) -> dict:
@@ -34,7 +34,7 @@ def dump_tree(tree) -> dict:
 def _dump_node(tree, enode: int, lo: int, hi: int, pslot, nodes: list) -> int:
     node = tree.alloc.nodes[enode >> 8]
     type = (enode >> 3) & 0xF
-    end = node_data_end(node, type, hi)
+    end = ma_data_end(node, type, hi)
     npiv_max = len(node.pivot)
     npiv = end + 1 if end < npiv_max else npiv_max
     me = len(nodes)

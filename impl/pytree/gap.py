@@ -27,6 +27,8 @@ from __future__ import annotations
 from maplecheck.tree import (EBUSY, EINVAL, MA_ERROR, MA_NONE, MA_ROOT, MA_START,
                              MAX, MT_FLAGS_ALLOC_WRAPPED, mt_is_reserved)
 
+from . import node_ops as O
+from .gaps_update import ma_max_gap
 from .iterate import mas_ascend
 from .node import MAPLE_NODE_SLOTS, ma_data_end, mas_safe_pivot, maple_arange_64
 from .state import MaState
@@ -80,7 +82,9 @@ def mas_leaf_max_gap(mas: MaState) -> int:
     ``mas.min``/``mas.max`` must be the leaf's limits.  A NULL slot 0 counts
     from the leaf min; a NULL last slot counts only in the right-most leaf
     (max == MAX), measured as ``MAX - pivot[end-1]``; after a NULL slot the
-    next one is skipped, as two NULLs never sit side by side.
+    next one is skipped, as two NULLs never sit side by side.  That rule is
+    the proven :func:`.node_ops.leaf_max_gap`; only the one-slot case is
+    answered here.  ``ma_max_gap`` is the write path's (:mod:`.gaps_update`).
     """
     node = _node(mas)
     type = _type(mas.node)
@@ -91,46 +95,7 @@ def mas_leaf_max_gap(mas: MaState) -> int:
         # One slot only (a root leaf holding [0, MAX]); C would index past the
         # node here.  The natural answer: the slot's size if NULL, else 0.
         return 0 if slots[0] is not None else (mas.max - mas.min + 1) & MAX
-    max_gap = 0
-    if slots[0] is None:
-        max_gap = pivots[0] - mas.min + 1
-        i = 2
-    else:
-        i = 1
-    max_piv = end - 1
-    if mas.max == MAX and slots[max_piv + 1] is None:
-        gap = MAX - pivots[max_piv]
-        if gap > max_gap:
-            max_gap = gap
-        if max_gap > pivots[max_piv] - mas.min:
-            return max_gap
-    while i <= max_piv:
-        if slots[i] is not None:
-            i += 1
-            continue
-        gap = pivots[i] - pivots[i - 1]
-        if gap > max_gap:
-            max_gap = gap
-        i += 2
-    return max_gap
-
-
-def ma_max_gap(node) -> tuple[int, int]:
-    """ma_max_gap(): (largest gap, its offset) of an arange node, scanning high to low.
-
-    Ties go to the highest offset; all-zero gaps give offset ``meta_end``.
-    """
-    i = offset = node.meta_end
-    gaps = node.gap
-    max_gap = 0
-    while True:
-        if gaps[i] > max_gap:
-            max_gap = gaps[i]
-            offset = i
-        if i == 0:
-            break
-        i -= 1
-    return max_gap, offset
+    return O.leaf_max_gap(pivots, slots, end, mas.min, mas.max)
 
 
 def mas_max_gap(mas: MaState) -> int:

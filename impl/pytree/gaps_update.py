@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .nav import internal_type, node_data_end
+from .nav import internal_type
+from .node import ma_data_end
 
 
 def mas_leaf_max_gap(mas) -> int:
@@ -29,7 +30,7 @@ def mas_leaf_max_gap(mas) -> int:
         i = 2
     else:
         i = 1
-    end = node_data_end(node, (mas.node >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, (mas.node >> 3) & 0xF, mas.max)
     if end == 0:  # a one-slot leaf (only the root can be one)
         return max_gap
     max_piv = end - 1

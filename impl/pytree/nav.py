@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import MapleNode, maple_arange_64, maple_range_64
+from .node import MapleNode, ma_data_end, maple_arange_64, maple_range_64
 
 # ------------------------------------------------------------------ node words
 
@@ -81,21 +81,6 @@ def set_meta(node, type: int, end: int, gap: int) -> None:
         node.slot[-1] = (end | (gap << 8)) or None
 
 
-def node_data_end(node, type: int, max_: int) -> int:
-    """ma_data_end() on plain ints."""
-    if type == maple_arange_64:
-        return node.meta_end
-    pivots = node.pivot
-    npiv = len(pivots)
-    last = pivots[npiv - 1]
-    if not last:
-        w = node.slot[-1]
-        return w & 0xFF if w else 0
-    if last == max_:
-        return npiv - 1
-    return npiv
-
-
 def mas_data_end(mas) -> int:
     enode = mas.node
     node = mas.tree.alloc.nodes[enode >> 8]
@@ -104,7 +89,7 @@ def mas_data_end(mas) -> int:
         return node.meta_end
     if (node.parent & ~0xFF) == (enode & ~0xFF):
         return 0
-    return node_data_end(node, type, mas.max)
+    return ma_data_end(node, type, mas.max)
 
 
 def safe_pivot(pivots, offset: int, max_: int) -> int:
@@ -205,7 +190,7 @@ def mas_find_child(mas, child) -> bool:
     enode = mas.node
     node = nodes[enode >> 8]
     addr = enode & ~0xFF
-    end = node_data_end(node, (enode >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, (enode >> 3) & 0xF, mas.max)
     slots = node.slot
     for offset in range(mas.offset, end + 1):
         entry = slots[offset]
@@ -222,7 +207,7 @@ def mas_find_child(mas, child) -> bool:
 def mas_adopt_children(mas, parent) -> None:
     nodes = mas.tree.alloc.nodes
     node = nodes[parent >> 8]
-    end = node_data_end(node, (parent >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, (parent >> 3) & 0xF, mas.max)
     base = (parent & ~0xFF) | 6
     slots = node.slot
     for offset in range(end, -1, -1):

@@ -26,6 +26,7 @@ from maplecheck.tree import EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_ROOT, MAX, xa_
 
 from .mtree import MapleTree
 from .node import ma_data_end, ma_set_meta, maple_leaf_64
+from .node_ops import exact_fit_layout, safe_min, safe_pivot
 from .state import MaState
 from .walk import mas_walk
 
@@ -53,14 +54,16 @@ def mas_replace_entry(mas: MaState, entry) -> int:
     if not 0 <= offset <= end:
         return -ENOENT
     pivots = node.pivot
-    lo = mas.min if offset == 0 else pivots[offset - 1] + 1
-    hi = pivots[offset] if offset < len(pivots) else mmax
-    if lo != mas.index or hi != mas.last:
+    if safe_min(pivots, offset, mas.min) != mas.index or safe_pivot(pivots, offset, mmax) != mas.last:
         return -EINVAL
     slots = node.slot
     if slots[offset] is None:
         return -ENOENT
-    slots[offset] = entry  # rcu_assign_pointer: the only write
+    # the exact-fit layout (node_ops.exact_fit_layout, proven): one slot changes;
+    # both entries are non-NULL, so no gap update
+    new_slots, update_gap = exact_fit_layout(slots, offset, entry)
+    assert not update_gap
+    slots[:] = new_slots  # rcu_assign_pointer: in place, only slot ``offset`` differs
     return 0
 
 

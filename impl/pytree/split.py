@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .big_node import (geo_slots, mab_calc_split, mab_mas_cp, mab_no_null_split,
-                       mab_shift_right, mas_mab_cp)
+from . import node_ops as O
+from .big_node import (geo_min_slots, geo_slots, mab_calc_split, mab_mas_cp, mab_shift_right,
+                       mas_mab_cp)
 from .gaps_update import mas_max_gap
 from .nav import (internal_type, mas_ascend, mas_data_end, mas_next_sibling, mas_pop_node,
                   mas_prev_sibling, mas_set_parent, mte_is_root, mte_parent_slot)
@@ -147,7 +148,8 @@ def mas_push_data(mas, height: int, mast: Mast, left: bool) -> bool:
         tmp.node = mast.r.node
         mast.r.assign(tmp)
         split = slot_total - split
-    split = mab_no_null_split(mas, b, split, geo_slots(mas, b.type))
+    split = O.mab_no_null_split(b.slot, b.b_end, split, geo_slots(mas, b.type),
+                                geo_min_slots(mas, b.type))
     if left:
         mast.orig_l.offset += end + 1
     mast_split_data(mast, mas, split)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from maplecheck.properties import invariants as inv
 from maplecheck.tree import MAX, xa_is_node
 
-from .nav import node_data_end
+from .node import ma_data_end
 
 TYPE_NAMES = ("dense", "leaf_64", "range_64", "arange_64")
 
@@ -36,7 +36,7 @@ def _collect(mt, out):
         if (enode >> 3) & 0xF < 2:
             continue
         node = nodes[enode >> 8]
-        end = node_data_end(node, (enode >> 3) & 0xF, hi)
+        end = ma_data_end(node, (enode >> 3) & 0xF, hi)
         npiv = len(node.pivot)
         kids = []
         cmin = lo
@@ -79,7 +79,7 @@ def validate_tree(mt) -> list[str]:
         addr = enode & ~0xFF
         pivots = node.pivot
         slots = _z(node.slot)
-        end = node_data_end(node, type, hi)
+        end = ma_data_end(node, type, hi)
         is_root = bool(node.parent & 1)
         paddr = node.parent & ~0xFF
         if not inv.node_not_dead(paddr, addr):
@@ -153,7 +153,7 @@ def validate_tree(mt) -> list[str]:
         if (enode >> 3) & 0xF >= 2:
             continue
         node = nodes[enode >> 8]
-        end = node_data_end(node, (enode >> 3) & 0xF, hi)
+        end = ma_data_end(node, (enode >> 3) & 0xF, hi)
         for off in range(min(end, len(node.slot) - 1) + 1):
             e = node.slot[off] or 0
             if not inv.no_consecutive_nulls(prev, e):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .nav import node_data_end
+from .node import ma_data_end
 
 
 class WrState:
@@ -36,7 +36,7 @@ def mas_wr_node_walk(wr: WrState) -> None:
     mas = wr.mas
     node = wr.node = mas.tree.alloc.nodes[mas.node >> 8]
     pivots = wr.pivots = node.pivot
-    count = mas.end = node_data_end(node, wr.type, mas.max)
+    count = mas.end = ma_data_end(node, wr.type, mas.max)
     offset = mas.offset
     index = mas.index
     while offset < count and index > pivots[offset]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW,
                              MA_PAUSE, MA_ROOT, MA_START, MA_UNDERFLOW, MAX, xa_is_advanced)
 
+from . import node_ops as O
 from .big_node import BigNode, mas_store_b_node
 from .gaps_update import mas_update_gap
 from .nav import (mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta,
@@ -34,7 +35,7 @@ from .node import MapleNode, maple_leaf_64
 from .rebalance import mas_rebalance
 from .spanning import mas_new_root, mas_wr_spanning_store
 from .split import mas_split
-from .state import (MaState, wr_append, wr_exact_fit, wr_invalid, wr_new_root, wr_node_store,
+from .state import (MaState, wr_append, wr_exact_fit, wr_new_root, wr_node_store,
                     wr_rebalance, wr_slot_store, wr_spanning_store, wr_split_store,
                     wr_store_root)
 from .walk import mas_start, mas_state_walk
@@ -90,55 +91,18 @@ def mas_store_root(mas, entry) -> None:
 # ------------------------------------------------------------------ classification
 
 
-def mas_wr_end_piv(wr: WrState) -> None:
-    mas = wr.mas
-    pivots = wr.pivots
-    end = mas.end
-    last = mas.last
-    oe = wr.offset_end
-    while oe < end and last > pivots[oe]:
-        oe += 1
-    wr.offset_end = oe
-    wr.end_piv = pivots[oe] if oe < end else mas.max
-
-
-def mas_wr_extend_null(wr: WrState) -> None:
-    mas = wr.mas
-    slots = wr.slots
-    if not slots[wr.offset_end]:
-        mas.last = wr.end_piv
-    elif (mas.last == wr.end_piv and mas.end != wr.offset_end
-          and not slots[wr.offset_end + 1]):
-        wr.offset_end += 1
-        if wr.offset_end == mas.end:
-            mas.last = mas.max
-        else:
-            mas.last = wr.pivots[wr.offset_end]
-        wr.end_piv = mas.last
-    if not wr.content:
-        mas.index = wr.r_min
-    elif mas.index == wr.r_min and mas.offset and not slots[mas.offset - 1]:
-        mas.offset -= 1
-        off = mas.offset
-        wr.r_min = mas.index = wr.pivots[off - 1] + 1 if off else mas.min
-        wr.r_max = wr.pivots[mas.offset]
-
-
 def mas_wr_new_end(wr: WrState) -> int:
+    """mas_wr_new_end(): the proven :func:`.node_ops.wr_new_end` on the write state."""
     mas = wr.mas
-    new_end = mas.end + 2 - (wr.offset_end - mas.offset)
-    if wr.r_min == mas.index:
-        new_end -= 1
-    if wr.end_piv == mas.last:
-        new_end -= 1
-    return new_end
-
-
-def _is_root_enode(mas) -> bool:
-    return bool(mas.tree.alloc.nodes[mas.node >> 8].parent & 1)
+    return O.wr_new_end(mas.end, mas.offset, wr.offset_end, wr.r_min, mas.index, wr.end_piv,
+                        mas.last)
 
 
 def mas_wr_store_type(wr: WrState) -> None:
+    """Classify the write.  At the leaf, the proven :func:`.node_ops.leaf_write_setup`
+    does mas_wr_end_piv, the NULL widening (mas_wr_extend_null), mas_wr_new_end and
+    the classification; its positions go back into the write state.  ``wr.content``
+    stays the walk's (the kernel does not re-read it after widening)."""
     mas = wr.mas
     if mas.status == MA_NONE or mas.status == MA_ROOT:
         mas.store_type = wr_store_root
@@ -146,37 +110,21 @@ def mas_wr_store_type(wr: WrState) -> None:
     if not mas_wr_walk(wr):
         mas.store_type = wr_spanning_store
         return
-    mas_wr_end_piv(wr)
-    if not wr.entry:
-        mas_wr_extend_null(wr)
-    new_end = mas_wr_new_end(wr)
-    if wr.r_min == mas.index and wr.r_max == mas.last:
-        mas.store_type = wr_exact_fit
-        return
-    if not mas.index and mas.last == MAX:
-        mas.store_type = wr_new_root
-        return
-    geo = mas.tree.alloc.geo
-    rcu = mas.tree.ma_flags & 2
-    if new_end < geo.min_slots[wr.type]:
-        if not _is_root_enode(mas) and not mas.mas_flags & 1:
-            mas.store_type = wr_rebalance
-            return
-        mas.store_type = wr_node_store
-        return
-    if new_end >= geo.slots[wr.type]:
-        mas.store_type = wr_split_store
-        return
-    if not rcu and mas.offset == mas.end:
-        mas.store_type = wr_append
-        return
-    if new_end == mas.end and (not rcu or wr.offset_end - mas.offset == 1):
-        mas.store_type = wr_slot_store
-        return
-    if _is_root_enode(mas) or new_end >= geo.min_slots[wr.type] or mas.mas_flags & 1:
-        mas.store_type = wr_node_store
-        return
-    mas.store_type = wr_invalid
+    tree = mas.tree
+    geo = tree.alloc.geo
+    w = O.leaf_write_setup(wr.pivots, wr.slots, mas.end, mas.offset, mas.index, mas.last,
+                           wr.entry, mas.min, mas.max, geo.min_slots[wr.type],
+                           geo.slots[wr.type],
+                           bool(tree.alloc.nodes[mas.node >> 8].parent & 1),
+                           bool(tree.ma_flags & 2), bool(mas.mas_flags & 1))
+    mas.offset = w.offset
+    wr.offset_end = w.offset_end
+    mas.index = w.index
+    mas.last = w.last
+    wr.r_min = w.r_min
+    wr.r_max = w.r_max
+    wr.end_piv = w.end_piv
+    mas.store_type = w.store_type
 
 
 def mas_wr_prealloc_setup(wr: WrState) -> None:

@@ -321,8 +321,10 @@ class Recorder:
         from maplecheck.impl.pytree.state import STORE_TYPE_NAMES
         self.events: list[str] = []
         self.saved = []
+        # node_ops holds the pure (proven) helpers the tree calls, under the
+        # kernel's names but with node-field signatures: not the tree's entry points.
         mods = [importlib.import_module(f"maplecheck.impl.pytree.{m.name}")
-                for m in pkgutil.iter_modules(pkg.__path__)]
+                for m in pkgutil.iter_modules(pkg.__path__) if m.name != "node_ops"]
         ev = self.events
 
         def wrap_store_type(orig):
