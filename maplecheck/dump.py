@@ -112,6 +112,28 @@ def dump_text(d: dict) -> str:
     return "\n".join(lines)
 
 
+def dump_levels(d: dict) -> list[list[str]]:
+    """Per level, each node as ``min-max:used slots`` (decimal, ``MAX`` for 2**64-1).
+
+    The notation of the reference shapes in linux-6.12-facts.md section 11,
+    so a test can state a whole tree's shape in one line per level.
+    """
+    MAX = (1 << 64) - 1
+    depth = {0: 0}
+    for i, n in enumerate(d["nodes"]):
+        if n["type"] != "leaf_64":
+            for c in n["slots"]:
+                depth[c] = depth[i] + 1
+    out: list[list[str]] = []
+    for i, n in enumerate(d["nodes"]):
+        lv = depth[i]
+        while len(out) <= lv:
+            out.append([])
+        hi = "MAX" if n["max"] == MAX else str(n["max"])
+        out[lv].append(f"{n['min']}-{hi}:{n['end'] + 1}")
+    return out
+
+
 def dumps(d: dict) -> str:
     return json.dumps(d, sort_keys=True)
 

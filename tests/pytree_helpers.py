@@ -3,29 +3,12 @@
 
 from __future__ import annotations
 
-from maplecheck.tree import MAX
+from maplecheck.dump import dump_levels as levels  # noqa: F401 (re-exported for the tests)
 
 
 def build(t, ranges):
     for a, b, e in ranges:
         assert t.store_range(a, b, e) == 0
-
-
-def levels(d: dict) -> list[list[str]]:
-    """Per level, each node as 'min-max:used slots' (facts §11 notation)."""
-    depth = {0: 0}
-    for i, n in enumerate(d["nodes"]):
-        if n["type"] != "leaf_64":
-            for c in n["slots"]:
-                depth[c] = depth[i] + 1
-    out: list[list[str]] = []
-    for i, n in enumerate(d["nodes"]):
-        lv = depth[i]
-        while len(out) <= lv:
-            out.append([])
-        hi = "MAX" if n["max"] == MAX else str(n["max"])
-        out[lv].append(f"{n['min']}-{hi}:{n['end'] + 1}")
-    return out
 
 
 def root_node(t):

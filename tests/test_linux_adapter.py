@@ -12,12 +12,13 @@ import random
 
 import pytest
 
-from maplecheck.impl.linux.adapter import LinuxFactory, LinuxSession, LinuxTree
+from maplecheck.impl.linux.adapter import LinuxFactory, LinuxSession
 from maplecheck.ops import Session, TraceError
 from maplecheck.tree import (EEXIST, EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_NONE, MA_OVERFLOW,
                              MA_ROOT, MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU,
                              XA_ZERO_ENTRY, Alloc, Area, MapleUsageError, MasResult, Tree,
                              TreeFactory, Walk, xa_mk_value)
+from pytree_helpers import build, levels  # shared with the Python tree's tests
 
 V = xa_mk_value
 
@@ -43,27 +44,6 @@ def tree(factory):
             t.destroy()
     assert factory.live_nodes() == base
 
-
-def build(t: LinuxTree, ranges):
-    for a, b, e in ranges:
-        assert t.store_range(a, b, e) == 0
-
-
-def levels(d: dict) -> list[list[str]]:
-    """Per level, each node as 'min-max:used slots' (facts §11 notation, decimal, MAX as 'MAX')."""
-    depth = {0: 0}
-    for i, n in enumerate(d["nodes"]):
-        if n["type"] != "leaf_64":
-            for c in n["slots"]:
-                depth[c] = depth[i] + 1
-    out: list[list[str]] = []
-    for i, n in enumerate(d["nodes"]):
-        lv = depth[i]
-        while len(out) <= lv:
-            out.append([])
-        hi = "MAX" if n["max"] == MAX else str(n["max"])
-        out[lv].append(f"{n['min']}-{hi}:{n['end'] + 1}")
-    return out
 
 
 # ------------------------------------------------------------------ protocol & basics
