@@ -106,11 +106,17 @@ def _needs_single_step(op: tuple) -> bool:
 
 
 def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
-    """Apply ``ops`` through lockstep; raise ImplFailure on the first problem."""
+    """Apply ``ops`` through lockstep; raise ImplFailure on the first problem.
+
+    With two concrete trees (``--impl both``) every write is followed by a dump
+    comparison, so the run is never batched: a difference that later evens
+    out (a split one slot off, then a push that restores the shape) is still
+    the failure it is.
+    """
     from maplecheck.impl.linux.worker import ImplCrash  # noqa: WPS433 (optional dependency)
 
     try:
-        if not batched:
+        if not batched or len(ls.impls) > 1:
             for op in ops:
                 ls.apply(op)
         else:
