@@ -25,11 +25,12 @@ where an expression could wrap it is masked to 64 bits.
 from __future__ import annotations
 
 from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
-                             MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY, MapleUsageError)
+                             MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY)
 
 from .node import (MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
                    ma_data_end, mas_safe_pivot)
 from .state import MaState
+from .nav import mas_ascend
 from .walk import mas_state_walk, mas_walk
 
 __all__ = [
@@ -87,13 +88,6 @@ def _parent_type(mas: MaState, node) -> int:
     return 0
 
 
-def _parent_slot(node) -> int:
-    p = node.parent
-    if p & MA_ROOT_PARENT:
-        return 0
-    return (p & 0xF8) >> 3
-
-
 def _safe_min(mas: MaState, pivots, offset: int) -> int:
     """mas_safe_min(): the first index covered by ``offset``."""
     if offset:
@@ -106,67 +100,6 @@ def _npivots(node) -> int:
 
 
 # ------------------------------------------------------------------ climbing
-
-def mas_ascend(mas: MaState) -> int:
-    """mas_ascend(): move to the parent and recompute its min and max.
-
-    ``offset`` becomes this node's slot in the parent.  The limits are found
-    by climbing until a left limit (a slot above 0) and a right limit (a slot
-    with a stored pivot) are known; the root gives 0 and MAX.  Returns 1 when
-    a dead node is met, else 0.
-    """
-    nodes = _nodes(mas)
-    a_enode = mas.node
-    a_node = nodes[a_enode >> 8]
-    if _is_root(a_node):
-        mas.offset = 0
-        return 0
-    p_addr = a_node.parent & ~0xFF
-    if p_addr == a_enode & ~0xFF:
-        return 1
-    a_type = _parent_type(mas, a_node)
-    mas.offset = _parent_slot(a_node)
-    a_enode = p_addr | (a_type << 3) | 0x04
-    mas.node = a_enode
-    p_node = nodes[p_addr >> 8]
-    if _is_root(p_node):
-        mas.max = MAX
-        mas.min = 0
-        return 0
-
-    lo, hi = 0, MAX
-    set_min = set_max = False
-    if not mas.offset:
-        lo = mas.min
-        set_min = True
-    if mas.max == MAX:
-        set_max = True
-
-    while True:
-        p_node = nodes[a_enode >> 8]
-        a_type = _parent_type(mas, p_node)
-        a_addr = p_node.parent & ~0xFF
-        a_slot = _parent_slot(p_node)
-        a_enode = a_addr | (a_type << 3) | 0x04
-        a_node = nodes[a_addr >> 8]
-        pivots = a_node.pivot
-        if _dead(a_node, a_enode):
-            return 1
-        if not set_min and a_slot:
-            set_min = True
-            lo = pivots[a_slot - 1] + 1
-        if not set_max and a_slot < len(pivots):
-            set_max = True
-            hi = pivots[a_slot]
-        if _is_root(a_node):
-            break
-        if set_min and set_max:
-            break
-
-    mas.max = hi
-    mas.min = lo
-    return 0
-
 
 def mas_rewalk(mas: MaState, index: int) -> None:
     """mas_rewalk(): set the state to ``index`` and walk from the root (retry on dead)."""
@@ -347,7 +280,6 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         enode = mas.node
         node = nodes[enode >> 8]
         mt = (enode >> 3) & 0xF
-        pivots = node.pivot
         node_end = ma_data_end(node, mt, mas.max)
         if _dead(node, enode):
             return 1
@@ -368,7 +300,6 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         child = node.slot[0]
         if _dead(node, enode):
             return 1
-    pivots = node.pivot
     mas.max = mas_safe_pivot(node, mas.offset, mas.max)
     cnode = nodes[child >> 8]
     mas.end = ma_data_end(cnode, (child >> 3) & 0xF, mas.max)

@@ -111,7 +111,13 @@ def mas_descend(mas) -> None:
 
 
 def mas_ascend(mas) -> int:
-    """Go to the parent, recomputing min/max from the ancestors' pivots; 1 on a dead node."""
+    """mas_ascend(): move to the parent and recompute its min and max.
+
+    ``offset`` becomes this node's slot in the parent.  The limits are found
+    by climbing until a left limit (a slot above 0) and a right limit (a slot
+    with a stored pivot) are known; the root gives 0 and MAX.  Returns 1 when
+    a dead node is met, else 0.  The write path and the read path both use it.
+    """
     nodes = mas.tree.alloc.nodes
     a_node = nodes[mas.node >> 8]
     if a_node.parent & 1:
