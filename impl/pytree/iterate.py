@@ -442,24 +442,28 @@ def _next_setup(mas: MaState, max: int):
     return False, None
 
 
-def mas_next(mas: MaState, max: int):
-    """mas_next(): the next non-NULL entry after the current range, starting at or below max."""
+def _setup_then_step(mas: MaState, limit: int, setup, step, empty: bool):
+    """One cursor call: its setup may answer alone; otherwise one slot step.
+
+    ``_null_step`` refuses (with the state restored) a step Linux would take
+    from a NULL node; ``empty`` makes the step stop on NULL ranges too.
+    """
     saved = (mas.index, mas.last, mas.status)
-    done, entry = _next_setup(mas, max)
+    done, entry = setup(mas, limit)
     if done:
         return entry
     _null_step(mas, saved)
-    return mas_next_slot(mas, max, False)
+    return step(mas, limit, empty)
+
+
+def mas_next(mas: MaState, max: int):
+    """mas_next(): the next non-NULL entry after the current range, starting at or below max."""
+    return _setup_then_step(mas, max, _next_setup, mas_next_slot, False)
 
 
 def mas_next_range(mas: MaState, max: int):
     """mas_next_range(): the next range (possibly NULL) after the current one."""
-    saved = (mas.index, mas.last, mas.status)
-    done, entry = _next_setup(mas, max)
-    if done:
-        return entry
-    _null_step(mas, saved)
-    return mas_next_slot(mas, max, True)
+    return _setup_then_step(mas, max, _next_setup, mas_next_slot, True)
 
 
 def _prev_setup(mas: MaState, min: int):
@@ -503,22 +507,12 @@ def _prev_setup(mas: MaState, min: int):
 
 def mas_prev(mas: MaState, min: int):
     """mas_prev(): the previous non-NULL entry before the current range, ending at or above min."""
-    saved = (mas.index, mas.last, mas.status)
-    done, entry = _prev_setup(mas, min)
-    if done:
-        return entry
-    _null_step(mas, saved)
-    return mas_prev_slot(mas, min, False)
+    return _setup_then_step(mas, min, _prev_setup, mas_prev_slot, False)
 
 
 def mas_prev_range(mas: MaState, min: int):
     """mas_prev_range(): the previous range (possibly NULL) before the current one."""
-    saved = (mas.index, mas.last, mas.status)
-    done, entry = _prev_setup(mas, min)
-    if done:
-        return entry
-    _null_step(mas, saved)
-    return mas_prev_slot(mas, min, True)
+    return _setup_then_step(mas, min, _prev_setup, mas_prev_slot, True)
 
 
 def mas_pause(mas: MaState) -> None:
@@ -607,12 +601,7 @@ def mas_find(mas: MaState, max: int):
 
 def mas_find_range(mas: MaState, max: int):
     """mas_find_range(): like mas_find, but stops on NULL ranges and keeps overflow."""
-    saved = (mas.index, mas.last, mas.status)
-    done, entry = _find_setup(mas, max)
-    if done:
-        return entry
-    _null_step(mas, saved)
-    return mas_next_slot(mas, max, True)
+    return _setup_then_step(mas, max, _find_setup, mas_next_slot, True)
 
 
 def _find_rev_setup(mas: MaState, min: int):
@@ -672,22 +661,12 @@ def _find_rev_setup(mas: MaState, min: int):
 
 def mas_find_rev(mas: MaState, min: int):
     """mas_find_rev(): first call, the entry at or below index; then the previous one."""
-    saved = (mas.index, mas.last, mas.status)
-    done, entry = _find_rev_setup(mas, min)
-    if done:
-        return entry
-    _null_step(mas, saved)
-    return mas_prev_slot(mas, min, False)
+    return _setup_then_step(mas, min, _find_rev_setup, mas_prev_slot, False)
 
 
 def mas_find_range_rev(mas: MaState, min: int):
     """mas_find_range_rev(): like mas_find_rev, but stops on NULL ranges."""
-    saved = (mas.index, mas.last, mas.status)
-    done, entry = _find_rev_setup(mas, min)
-    if done:
-        return entry
-    _null_step(mas, saved)
-    return mas_prev_slot(mas, min, True)
+    return _setup_then_step(mas, min, _find_rev_setup, mas_prev_slot, True)
 
 
 # ------------------------------------------------------------------ mt_* wrappers
