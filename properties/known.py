@@ -68,20 +68,25 @@ def rcu_clear_meta_full_root(dump: dict) -> bool:
 class KnownBug:
     name: str
     summary: str
+    #: kernel series -> True (fires there) / False (fixed there), from runs
+    #: (tests/test_known_bugs.py checks every kernel it runs on against this)
+    versions: dict = None
 
 
 RCU_FREE_WALK_META = KnownBug(
     "rcu-free-walk-meta",
-    "Linux 6.12 mt_free_walk() follows the metadata word in slot 15 of a full-but-one range_64 node "
+    "Linux mt_free_walk() follows the metadata word in slot 15 of a full-but-one range_64 node "
     "as a child pointer when an RCU-mode plain tree of height >= 4 is destroyed (NULL+0xe dereference)",
+    {"6.12": True, "7.2": True, "7.3": True},
 )
 
 
 RCU_CLEAR_META_FULL = KnownBug(
     "rcu-clear-meta-full-node",
-    "Linux 6.12 mt_destroy_walk() clears 'metadata' in slot 15 of a full range_64 node whose leaf "
+    "Linux mt_destroy_walk() clears 'metadata' in slot 15 of a full range_64 node whose leaf "
     "children were already stripped to bare addresses, corrupting the last child pointer; the RCU "
     "callback then frees a wrong address (at destroy, or when an RCU-mode write tears down such a subtree)",
+    {"6.12": True, "7.2": True, "7.3": True},
 )
 
 #: C functions of the RCU destroy path; a sanitizer report naming one of them
@@ -94,6 +99,11 @@ RCU_DESTROY_FRAMES = ("mt_free_walk", "mte_dead_walk", "mt_destroy_walk", "mt_cl
 def is_known_rcu_destroy_crash(report: str) -> bool:
     """Does a sanitizer report point into the RCU destroy path?"""
     return any(f in report for f in RCU_DESTROY_FRAMES)
+
+
+def fires_on(entry, series: str) -> bool:
+    """Does a known bug or deviation fire on kernel ``series``?  (Unrecorded series: assume it does.)"""
+    return (entry.versions or {}).get(series, True)
 
 
 def destroy_workaround(dump: dict) -> KnownBug | None:
@@ -134,8 +144,8 @@ class Deviation:
     applies: Callable[[tuple, Any, dict], bool]
     #: (model tree copy, op, dump) -> the kernel's result, the copy changed as the kernel changes
     follow: Callable[[Any, tuple, dict], Any]
-    #: minimized trace under tests/corpus/deviations/
-    trace: str
+    #: minimized traces under tests/corpus/deviations/
+    traces: tuple
 
 
 def insert_widens_to_full_range(tree, first: int, last: int, entry) -> bool:
@@ -190,7 +200,7 @@ INSERT_NEW_ROOT = Deviation(
     {"6.12": True, "7.2": True, "7.3": True},
     lambda op: op[0] == "insert_range" and (op[4] is None or (op[2] == 0 and op[3] == MAX)),
     _insert_new_root_applies, _insert_new_root_follow,
-    "tests/corpus/deviations/insert-new-root-overwrites.jsonl",
+    ("tests/corpus/deviations/insert-new-root-overwrites.jsonl",),
 )
 
 
@@ -287,7 +297,8 @@ GAP_SIZE_WRAP = Deviation(
     "where the API documents a fit",
     {"6.12": True, "7.2": True, "7.3": True},
     _gap_may_apply, _gap_applies, _gap_follow,
-    "tests/corpus/deviations/gap-search-unsigned-size.jsonl",
+    ("tests/corpus/deviations/gap-search-unsigned-size.jsonl",
+     "tests/corpus/deviations/gap-search-rev-first-child.jsonl"),
 )
 
 #: every registered deviation, checked in this order

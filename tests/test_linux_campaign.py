@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """End to end on the real kernel code: campaigns, replay, and a bug put in by hand.
 
-The kernel tree is Debian's linux-source-6.12 (fetched and cached on first use)
-or ``$MAPLECHECK_LINUX_SRC``.  The buggy tree is a copy made of symlinks with
+The kernel trees are Debian's linux-source packages of $MAPLECHECK_TEST_KERNELS
+(default 6.12 and 7.3; fetched and cached on first use): every test runs on each.  The buggy tree is a copy made of symlinks with
 one file patched: ``mtree_lookup_walk`` compares pivots with ``>`` instead of
 ``>=``, so ``mtree_load`` of the last index of a range reads the next slot —
 a bug hit only when an index equals a range's last index.  A campaign must find
@@ -10,7 +10,6 @@ it, leave a minimized trace that fails there, and that trace must pass on the
 unmodified tree.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from maplecheck.properties.engine import check_trace, run_campaign
 
 
 @pytest.fixture(scope="session")
-def stock_src() -> Path:
-    return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
+def stock_src(linux_kernel) -> Path:
+    return kernel_source(kernel=linux_kernel)
 
 
 def make_buggy_tree(stock: Path, dest: Path) -> Path:
@@ -80,6 +79,16 @@ def test_cli_fuzz_summary_and_exit_codes(stock_src, capsys, tmp_path):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert rc == 0
     assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=0 deviations=\d+ seconds=[\d.]+", last)
+
+
+def test_cli_kernel_option(linux_kernel, linux_kernel_info, capsys):
+    """``--kernel`` names Debian's tree; a series Debian does not package is one line, exit 2."""
+    assert main(["linux", "build", "--kernel", linux_kernel]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"kernel={linux_kernel_info['version']} adapter=")
+    assert main(["linux", "build", "--kernel", "1.0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["linux", "build", "--kernel", linux_kernel, "--linux-src", "/nonexistent"]) == 2
 
 
 def test_cli_setup_errors_exit_2(tmp_path, capsys):

@@ -22,15 +22,31 @@
  *
  * Allocation-failure injection (used by dup only)
  *   - mc_dup(t, fail_at, &new): when fail_at > 0 a counter starts at 0 as the
- *     dup begins.  Every maple node requested from the node cache counts one;
- *     a bulk request for n nodes counts n.  The single request whose range of
- *     counted nodes contains the fail_at-th node fails as a whole (a bulk
- *     request is all-or-nothing and returns 0 nodes).  Requests before and
- *     after it are served normally.  Injection ends when dup returns.
- *     fail_at == 0 disables injection.
+ *     dup begins.  Every maple node requested from the node cache counts one.
+ *     A node request is one call that takes nodes from the node cache:
+ *       - a single-node allocation (mt_alloc_one: kmem_cache_alloc): 1 node;
+ *       - without sheaves (6.12): a bulk allocation (mt_alloc_bulk:
+ *         kmem_cache_alloc_bulk) of n nodes: n nodes;
+ *       - with sheaves (7.x, detected as MC_HAVE_SHEAVES): a sheaf prefill
+ *         (mt_get_sheaf: kmem_cache_prefill_sheaf) of n nodes: n nodes; a
+ *         sheaf refill (mt_refill_sheaf: kmem_cache_refill_sheaf) up to n:
+ *         the nodes it adds, n - (nodes already in the sheaf), or n when the
+ *         sheaf is replaced by a larger one; a refill the sheaf already
+ *         satisfies takes nothing and is not a request.  Taking a node out of
+ *         a sheaf the state holds (kmem_cache_alloc_from_sheaf) is not a
+ *         request: it was counted when the sheaf was filled.
+ *     The single request whose range of counted nodes contains the fail_at-th
+ *     node fails as a whole (all-or-nothing: a bulk request returns 0 nodes, a
+ *     prefill no sheaf, a refill -ENOMEM and leaves the sheaf as it was).
+ *     Requests before and after it are served normally.  Injection ends when
+ *     dup returns.  fail_at == 0 disables injection.
  *   - mc_live_nodes() reports the node cache's live object count
  *     (allocated and not yet freed), optionally after rcu_barrier() so that
- *     RCU-deferred frees have run.
+ *     RCU-deferred frees have run.  A ma_state's sheaf is returned to the
+ *     cache (freed) before every API call here returns, so nodes held in a
+ *     sheaf are never counted as leaks; nodes that are lost are.  A node the
+ *     kernel releases with kfree() (7.x: an unused single allocation) goes
+ *     back to the node cache, as the kernel's slab does.
  *
  * Validation
  *   - mc_validate() runs mt_validate() with a capturing dump_stack(): each
@@ -265,10 +281,17 @@ int kmalloc_verbose __attribute__((weak));
 static __thread int mc_registered;
 static int mc_initialised;
 
+/*
+ * Register the calling thread with liburcu once.  liburcu's registration is
+ * per thread and process-wide, shared by every adapter library loaded into
+ * the process (one per kernel version): another adapter may have registered
+ * this thread already, and registering twice aborts.
+ */
 static inline void mc_enter(void)
 {
 	if (!mc_registered) {
-		rcu_register_thread();
+		if (!URCU_TLS(rcu_reader).registered)
+			rcu_register_thread();
 		mc_registered = 1;
 	}
 }

@@ -28,6 +28,7 @@ idempotent and atomic (work in a temporary folder, rename).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -43,6 +44,8 @@ DISTRO_INFO = Path("/usr/share/distro-info/debian.csv")
 #: used when distro-info-data is missing: Debian's codenames in release order
 CODENAMES = ("buster", "bullseye", "bookworm", "trixie", "forky", "duke")
 MARKER = ".maplecheck-deb"
+#: the packaged versions read from the cached lists (file in the private apt state)
+PACKAGED = "packaged.json"
 
 #: what a kernel tree must hold for the adapter to build
 REQUIRED = ("lib/maple_tree.c", "tools/testing/radix-tree", "tools/testing/shared",
@@ -280,6 +283,7 @@ def apt_update(cache: Path | None = None, force: bool = False) -> Path:
     (aptdir / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     (aptdir / "status").touch()
     (aptdir / "sources.list").write_text("".join(f"deb {mirror} {s} main\n" for s in suites))
+    (aptdir / PACKAGED).unlink(missing_ok=True)
     _run(["apt-get", *_apt_opts(aptdir), "update"], aptdir, f"apt-get update ({', '.join(suites)})")
     (aptdir / "updated").write_text(" ".join(suites) + "\n")
     return aptdir
@@ -310,6 +314,12 @@ def packaged(cache: Path | None = None, update: bool = True) -> dict[str, tuple[
         if not update:
             return {}
         apt_update(cache)
+    memo = aptdir / PACKAGED
+    if memo.is_file():  # apt-cache reads every list (seconds): its answer is kept until the next update
+        try:
+            return {k: tuple(v) for k, v in json.loads(memo.read_text()).items()}
+        except (OSError, ValueError):
+            pass
     p = subprocess.run(["apt-cache", *_apt_opts(aptdir), "pkgnames", PREFIX], capture_output=True, text=True)
     names = sorted(n for n in p.stdout.split() if re.fullmatch(re.escape(PREFIX) + r"\d+\.\d+", n))
     by_series: dict[str, list[tuple[str, str]]] = {}
@@ -319,6 +329,9 @@ def packaged(cache: Path | None = None, update: bool = True) -> dict[str, tuple[
     for series, builds in by_series.items():
         v = newest(b[0] for b in builds)
         out[series] = next(b for b in builds if b[0] == v)
+    tmp = memo.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    os.replace(tmp, memo)
     return out
 
 
