@@ -77,6 +77,58 @@ class ImplHang(ImplCrash):
         self.deadline = deadline
 
 
+class OutOfTime(BaseException):
+    """A call was cut short by the caller's overall time limit (:func:`call_limit`): not a finding.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception``
+    on the way up turns the end of a budget into a result.
+    """
+
+
+#: monotonic time past which no call may wait (None: no limit); see call_limit()
+_LIMIT: list = [None]
+
+
+class call_limit:
+    """``with call_limit(end):`` no worker call waits past monotonic time ``end``.
+
+    A call whose own deadline would end later is cut at ``end`` and raises
+    :class:`OutOfTime` instead of :class:`ImplHang` (it has not proved a hang).
+    """
+
+    def __init__(self, end: float | None) -> None:
+        self.end = end
+
+    def __enter__(self):
+        self.saved = _LIMIT[0]
+        _LIMIT[0] = self.end
+        return self
+
+    def __exit__(self, *exc):
+        _LIMIT[0] = self.saved
+        return False
+
+
+#: the floor of every call's deadline when a session was not given its own (deadline_floor())
+_FLOOR: list = [None]
+
+
+class deadline_floor:
+    """``with deadline_floor(s):`` sessions without their own ``timeout`` use ``s`` as the floor."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+
+    def __enter__(self):
+        self.saved = _FLOOR[0]
+        _FLOOR[0] = self.seconds
+        return self
+
+    def __exit__(self, *exc):
+        _FLOOR[0] = self.saved
+        return False
+
+
 class WorkerError(RuntimeError):
     """Our side failed: the worker could not start, or our code raised inside it (not a finding)."""
 
@@ -192,7 +244,7 @@ class RemoteLinuxSession:
         self.flags = flags
         self.sanitize = sanitize
         self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize)
-        self.timeout = DEADLINE_FLOOR if timeout is None else float(timeout)
+        self.timeout = None if timeout is None else float(timeout)
         self.nodes = 0  # live nodes in the child after its last reply (scales deadlines)
         self.proc: subprocess.Popen | None = None
         self._log = None
@@ -209,7 +261,7 @@ class RemoteLinuxSession:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env,
             start_new_session=True)
         try:
-            self._call("ping", deadline=max(60.0, self.timeout))
+            self._call("ping", deadline=max(60.0, self.floor()))
         except ImplCrash as e:
             raise WorkerError(f"the Linux adapter worker did not start: {e}") from None
 
@@ -286,7 +338,13 @@ class RemoteLinuxSession:
     def deadline_for(self, cmd: str, args: tuple) -> float:
         """The deadline of one request: scaled to the operations it carries and the tree size."""
         n = len(args[0]) if cmd in ("run", "run_checked") and args else 1
-        return call_deadline(n, self.nodes, self.timeout)
+        return call_deadline(n, self.nodes, self.floor())
+
+    def floor(self) -> float:
+        """This session's deadline floor: its own ``timeout``, else the deadline_floor() in force."""
+        if self.timeout is not None:
+            return self.timeout
+        return _FLOOR[0] if _FLOOR[0] is not None else DEADLINE_FLOOR
 
     def _call(self, *req, deadline: float | None = None) -> Any:
         """Send one request and wait for its reply, at most ``deadline`` seconds.
@@ -317,13 +375,22 @@ class RemoteLinuxSession:
         return val
 
     def _wait_reply(self, deadline: float, cmd: str) -> None:
-        """Block until the child's reply starts; past ``deadline``, raise ImplHang."""
+        """Block until the child's reply starts; past ``deadline``, raise ImplHang.
+
+        Past the caller's :class:`call_limit` (when sooner), kill the child and
+        raise OutOfTime.
+        """
         end = time.monotonic() + deadline
+        limit = _LIMIT[0]
         while True:
-            left = end - time.monotonic()
-            if left <= 0:
+            now = time.monotonic()
+            if limit is not None and now >= limit and limit < end:
+                self._kill()
+                raise OutOfTime(f"time limit reached while waiting for {cmd!r}")
+            left = min(end, limit if limit is not None else end) - now
+            if now >= end:
                 raise self._hang(deadline, cmd)
-            ready, _, _ = select.select([self.proc.stdout], [], [], min(left, 1.0))
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, min(left, 1.0)))
             if ready:
                 return
 
