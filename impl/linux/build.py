@@ -68,6 +68,8 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     h.update(cc_version.encode())
     h.update("\0".join(flags).encode())
     h.update(SHIM.read_bytes())
+    # the library's debug info names source files: a tree elsewhere gets its own build
+    h.update(str(src.resolve()).encode())
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
         p = src / d
@@ -91,9 +93,12 @@ def _write_generated(build: Path, src: Path) -> None:
     (gen / "map-shift.h").write_text("#define XA_CHUNK_SHIFT 3\n")
 
 
-def _tail(text: str, n: int = 25) -> str:
+def _compiler_report(text: str, n: int = 60) -> str:
+    """The compiler's first error as one line, then the head of its output (where it starts)."""
     lines = [l for l in text.splitlines() if l.strip()]
-    return "\n".join(lines[-n:])
+    first = next((l for l in lines if " error: " in l or l.startswith("error:") or "fatal error" in l),
+                 lines[0] if lines else "no output")
+    return first.strip() + "\n" + "\n".join(lines[:n])
 
 
 def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = False,
@@ -127,8 +132,8 @@ def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = F
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise AdapterBuildError(
-                f"building the Linux adapter failed ({cc} exit {proc.returncode}):\n"
-                + _tail(proc.stderr or proc.stdout))
+                f"building the Linux adapter failed ({cc} exit {proc.returncode}): "
+                + _compiler_report(proc.stderr or proc.stdout))
         if verbose:
             print(f"built {lib.name} in {time.monotonic() - t0:.1f}s")
         os.replace(tmp_lib, lib)  # atomic: a half-written library is never visible
