@@ -47,6 +47,8 @@ def cmd_fuzz(args) -> int:
 
 def report(args, res) -> None:
     """What ran, on stderr; each finding on stdout; the summary line last."""
+    from maplecheck.ops import format_flags
+
     rate = res.steps / res.seconds if res.seconds else 0.0
     heights = " ".join(f"h{h}:{n}" for h, n in sorted(res.heights.items()))
     say(f"{res.examples} examples, {res.steps} checked steps, {rate:,.0f} steps/s; "
@@ -60,9 +62,10 @@ def report(args, res) -> None:
     if res.stopped:
         say(f"campaign stopped early: {res.stopped}")
     for f in res.failures:
-        print(f"FAILED ({f.kind}): {f.message}")
+        print(f"FAILED ({f.kind}) on a tree with flags {format_flags(f.flags)}: {f.message}")
         if f.kind in ("crash", "hang"):
-            print("known kernel bug: " + (f.known or "none of the registered known bugs explains it"))
+            print("known kernel bug: " + (f.known or ("not checked (no time left)" if f.partial else
+                                                      "none of the registered known bugs explains it")))
         shrunk = "not fully minimized: shrinking was cut short, " if f.partial else "minimized "
         print(f"{shrunk}trace ({f.ops} of {f.original_ops} ops): {f.trace}")
         print(f"original trace: {f.original}")

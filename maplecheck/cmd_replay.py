@@ -5,19 +5,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maplecheck.cli import EXIT_FOUND, EXIT_OK
+from maplecheck.cli import EXIT_FOUND, EXIT_OK, say
+
+#: traces up to this long replay one operation per worker call
+SHORT_TRACE = 512
 
 
 def cmd_replay(args) -> int:
     from maplecheck.impl.linux.worker import deadline_floor
-    from maplecheck.ops import TraceError, format_op, read_trace
+    from maplecheck.ops import TraceError, format_flags, format_op, read_trace
     from maplecheck.properties.engine import check_trace
 
     flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
+    say(f"{args.trace}: {len(ops)} ops on a tree with flags {format_flags(flags)}")
     with deadline_floor(args.hang_seconds):
+        # a short trace (a minimized one) runs one operation per call: the report names the operation
         failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize,
-                              avoid_known_bugs=args.avoid_known_bugs)
-        if failure is not None and failure.kind in ("crash", "hang"):
+                              batched=len(ops) > SHORT_TRACE, avoid_known_bugs=args.avoid_known_bugs)
+        if failure is not None and failure.kind in ("crash", "hang") and len(ops) > SHORT_TRACE:
             # a batch does not say which operation the C side died in: one operation per call does
             failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize, batched=False,
                                   avoid_known_bugs=args.avoid_known_bugs) or failure

@@ -52,6 +52,8 @@ class Failure:
     known: str | None = None
     #: shrinking was cut short (interrupt or time limit): the trace fails but may not be minimal
     partial: bool = False
+    #: the creation flags of the failing trace's first tree
+    flags: int = 0
 
 
 @dataclass
@@ -302,16 +304,21 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
         partial = True
     final = final or failure
     trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}")
-    return Failure(final.kind, final.message, trace, original, len(small), len(prefix), partial=partial)
+    return Failure(final.kind, final.message, trace, original, len(small), len(prefix), partial=partial,
+                   flags=flags)
 
 
-def _explained_by(impl: str, flags: int, found: Failure, f: ImplFailure, linux_src) -> str | None:
-    """The registered known bug that explains a minimized crash or hang, if one does."""
+def _explained_by(impl: str, flags: int, found: Failure, linux_src) -> str | None:
+    """The registered known bug that explains a minimized crash or hang, if one does.
+
+    Out of time, the answer is None (unknown); an interrupt propagates.
+    """
+    from maplecheck.impl.linux.worker import OutOfTime
     from maplecheck.ops import read_trace
     _flags, small = read_trace(found.trace)
     try:
         bug = triage_crash(impl, flags, small, ImplFailure(len(small) - 1, found.kind, found.message), linux_src)
-    except _stop_exceptions():
+    except OutOfTime:
         return None
     return bug.name if bug is not None else None
 
@@ -321,7 +328,8 @@ def _unshrunk(flags: int, ops: list[tuple], failure: ImplFailure, out: Path, nam
     note = f"{failure.kind}: {failure.message[:2000]}"
     original = write_trace(out / f"{name}.original.jsonl", flags, ops, note=note)
     trace = write_trace(out / f"{name}.jsonl", flags, ops, note=note)
-    return Failure(failure.kind, failure.message, trace, original, len(ops), len(ops), partial=True)
+    return Failure(failure.kind, failure.message, trace, original, len(ops), len(ops), partial=True,
+                   flags=flags)
 
 
 def _with_sanitized_frames(failure: ImplFailure, flags: int, ops: list[tuple], linux_src,
@@ -356,7 +364,7 @@ def triage_crash(impl: str, flags: int, ops: list[tuple], failure: ImplFailure,
     if flags & MT_FLAGS_ALLOC_RANGE or not (flags & MT_FLAGS_USE_RCU
                                             or any(op[0] == "set_rcu" and op[2] for op in ops)):
         return None
-    for _attempt in range(2):  # the RCU callback runs on its own thread: timing varies
+    for _attempt in range(2 if failure.kind == "crash" else 1):  # RCU callbacks run on their own thread
         san = check_trace("linux", flags, ops, linux_src, sanitize=True, avoid_known_bugs=avoid_known_bugs)
         if san is not None and san.kind == "crash":
             break
@@ -431,8 +439,9 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
             res.steps += f.step + 1
             res.examples += 1
             name = f"{impl}-seed{seed}-ex{k}"
-            try:
-                bug = triage_crash(impl, flags, ops[:f.step + 1], f, linux_src) if avoid_known_bugs else None
+            try:  # a hang is triaged once minimized (each replay of a hang costs a deadline)
+                bug = (triage_crash(impl, flags, ops[:f.step + 1], f, linux_src)
+                       if avoid_known_bugs and f.kind != "hang" else None)
             except _stop_exceptions():  # keep the finding, unshrunk
                 res.failures.append(_unshrunk(flags, ops[:f.step + 1], f, Path(out), name))
                 raise
@@ -447,8 +456,12 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
                 budget = max(0.0, min(budget, hard_end - time.monotonic() - 2 * DEADLINE_RESERVE_S))
             found = minimize_failure(impl, flags, ops, f, Path(out), name, linux_src,
                                      sanitize, budget, avoid_known_bugs)
-            if not avoid_known_bugs and found.kind in ("crash", "hang") and not found.partial:
-                found.known = _explained_by(impl, flags, found, f, linux_src)
+            if found.kind == "hang" or (not avoid_known_bugs and found.kind == "crash"):
+                found.known = None if found.partial else _explained_by(impl, flags, found, linux_src)
+            if found.known and avoid_known_bugs:  # a known bug's hang: stepped around like its crash
+                res.known[found.known] += 1
+                k += 1
+                continue
             res.failures.append(found)
             if found.partial:
                 res.stopped = "interrupted" if hard_end is None or time.monotonic() < hard_end else "out of time"

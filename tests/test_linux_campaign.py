@@ -27,8 +27,8 @@ def stock_src() -> Path:
     return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
 
 
-def make_buggy_tree(stock: Path, dest: Path) -> Path:
-    """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
+def mutant_tree(stock: Path, dest: Path, patch) -> Path:
+    """A kernel tree of symlinks to ``stock`` but for ``lib/maple_tree.c``, rewritten by ``patch(text)``."""
     dest.mkdir(parents=True, exist_ok=True)
     for top in stock.iterdir():
         if top.name != "lib":
@@ -37,13 +37,20 @@ def make_buggy_tree(stock: Path, dest: Path) -> Path:
     for f in (stock / "lib").iterdir():
         if f.name != "maple_tree.c":
             (dest / "lib" / f.name).symlink_to(f)
-    text = (stock / "lib/maple_tree.c").read_text()
+    (dest / "lib/maple_tree.c").write_text(patch((stock / "lib/maple_tree.c").read_text()))
+    return dest
+
+
+def _off_by_one_lookup(text: str) -> str:
     start = text.index("static inline void *mtree_lookup_walk(")
     m = re.compile(r"pivots\[offset\] >= mas->index").search(text, start)
     assert m and m.start() - start < 1000, "mtree_lookup_walk no longer looks as expected"
-    text = text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
-    (dest / "lib/maple_tree.c").write_text(text)
-    return dest
+    return text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
+
+
+def make_buggy_tree(stock: Path, dest: Path) -> Path:
+    """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
+    return mutant_tree(stock, dest, _off_by_one_lookup)
 
 
 @pytest.fixture(scope="session")
