@@ -89,44 +89,38 @@ class OutOfTime(BaseException):
 _LIMIT: list = [None]
 
 
-class call_limit:
+class _Scoped:
+    """``with _Scoped(cell, value):`` ``cell[0]`` is ``value`` inside the block, restored after."""
+
+    def __init__(self, cell: list, value) -> None:
+        self.cell, self.value = cell, value
+
+    def __enter__(self):
+        self.saved = self.cell[0]
+        self.cell[0] = self.value
+        return self
+
+    def __exit__(self, *exc):
+        self.cell[0] = self.saved
+        return False
+
+
+def call_limit(end: float | None) -> _Scoped:
     """``with call_limit(end):`` no worker call waits past monotonic time ``end``.
 
     A call whose own deadline would end later is cut at ``end`` and raises
     :class:`OutOfTime` instead of :class:`ImplHang` (it has not proved a hang).
     """
-
-    def __init__(self, end: float | None) -> None:
-        self.end = end
-
-    def __enter__(self):
-        self.saved = _LIMIT[0]
-        _LIMIT[0] = self.end
-        return self
-
-    def __exit__(self, *exc):
-        _LIMIT[0] = self.saved
-        return False
+    return _Scoped(_LIMIT, end)
 
 
 #: the floor of every call's deadline when a session was not given its own (deadline_floor())
 _FLOOR: list = [None]
 
 
-class deadline_floor:
+def deadline_floor(seconds: float | None) -> _Scoped:
     """``with deadline_floor(s):`` sessions without their own ``timeout`` use ``s`` as the floor."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-
-    def __enter__(self):
-        self.saved = _FLOOR[0]
-        _FLOOR[0] = self.seconds
-        return self
-
-    def __exit__(self, *exc):
-        _FLOOR[0] = self.saved
-        return False
+    return _Scoped(_FLOOR, seconds)
 
 
 class WorkerError(RuntimeError):
