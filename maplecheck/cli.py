@@ -58,14 +58,14 @@ def say(*parts) -> None:
 
 # ---------------------------------------------------------------- validated numbers
 
-def _number(kind, lo, lo_open: bool, what: str):
-    """An argparse type: a finite ``kind`` number >= lo (> lo when ``lo_open``)."""
+def _number(kind, lo, lo_open: bool, what: str, hi=None):
+    """An argparse type: a finite ``kind`` number >= lo (> lo when ``lo_open``), <= hi if given."""
     def parse(text: str):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
-        if not math.isfinite(v) or v < lo or (lo_open and v == lo):
+        if not math.isfinite(v) or v < lo or (lo_open and v == lo) or (hi is not None and v > hi):
             raise argparse.ArgumentTypeError(f"{text!r}: must be {what}")
         return v
     return parse
@@ -74,6 +74,7 @@ def _number(kind, lo, lo_open: bool, what: str):
 positive_int = _number(int, 1, False, "an integer >= 1")
 positive_float = _number(float, 0, True, "a finite number > 0")
 nonneg_float = _number(float, 0, False, "a finite number >= 0")
+example_len = _number(int, 1, False, "an integer from 1 to 1000000", hi=10**6)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0, help="campaign seed (same seed, same run)")
     f.add_argument("--out", metavar="DIR", default="maplecheck-out",
                    help="where failing traces are written (default: %(default)s)")
-    f.add_argument("--example-len", type=positive_int, default=2000, metavar="N",
+    f.add_argument("--example-len", type=example_len, default=2000, metavar="N",
                    help="operations per example (default: %(default)s)")
     f.add_argument("--shrink-seconds", type=nonneg_float, default=120.0, metavar="S",
                    help="time budget for minimizing a failing trace (default: %(default)s)")

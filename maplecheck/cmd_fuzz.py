@@ -15,6 +15,8 @@ PLAIN_PROGRESS_S = 5.0
 
 def check_out_dir(out: Path) -> None:
     """Make sure findings can be written under ``out`` before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise UsageProblem(f"--out {out}: exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".maplecheck-probe-"):

@@ -34,6 +34,8 @@ BAD_OPTIONS = [
     ["fuzz", "--steps", "0"],
     ["fuzz", "--example-len", "0"],
     ["fuzz", "--example-len", "-3"],
+    ["fuzz", "--example-len", "10000000000"],
+    ["fuzz", "--steps", "x"],
     ["fuzz", "--shrink-seconds", "-1"],
     ["fuzz", "--shrink-seconds", "nan"],
     ["fuzz", "--hang-seconds", "0"],
@@ -49,7 +51,7 @@ def test_numeric_options_are_validated(argv, capsys):
     rc, out, err = run(argv, capsys)
     assert rc == 2 and out == ""
     assert "Traceback" not in err
-    assert re.search(r"error: argument --[\w-]+: '[^']*': must be", err.splitlines()[-1])
+    assert re.search(r"error: argument --[\w-]+: '[^']*':? (must be|is not)", err.splitlines()[-1])
 
 
 def _one_error_line(rc, err, pattern):
@@ -72,6 +74,8 @@ def test_out_is_checked_before_any_work(capsys, monkeypatch):
     monkeypatch.setattr(engine, "run_campaign", lambda *a, **k: pytest.fail("campaign ran"))
     rc, _, err = run(["fuzz", "--impl", "python", "--steps", "5", "--out", "/etc/passwd/x"], capsys)
     _one_error_line(rc, err, r"--out /etc/passwd/x: cannot write there \(Not a directory\)")
+    rc, _, err = run(["fuzz", "--impl", "python", "--steps", "5", "--out", "/etc/passwd"], capsys)
+    _one_error_line(rc, err, r"--out /etc/passwd: exists and is not a directory")
 
 
 TRACES = {
