@@ -14,7 +14,7 @@ SHORT_TRACE = 512
 def cmd_replay(args) -> int:
     from maplecheck.impl.linux.worker import deadline_floor
     from maplecheck.ops import TraceError, format_flags, format_op, read_trace
-    from maplecheck.properties.engine import check_trace
+    from maplecheck.properties.engine import check_trace, with_sanitized_frames
 
     flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
     say(f"{args.trace}: {len(ops)} ops on a tree with flags {format_flags(flags)}")
@@ -26,6 +26,8 @@ def cmd_replay(args) -> int:
             # a batch does not say which operation the C side died in: one operation per call does
             failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize, batched=False,
                                   avoid_known_bugs=args.avoid_known_bugs) or failure
+        if failure is not None and failure.kind == "crash" and not args.sanitize and args.impl != "python":
+            failure = with_sanitized_frames(failure, flags, ops, args.linux_src, args.avoid_known_bugs)
     if failure is not None and failure.kind == "trace":
         raise TraceError(f"{args.trace}: operation {failure.step}: {failure.message}")
     if failure:

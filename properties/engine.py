@@ -297,7 +297,7 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
         final = check_trace(impl, flags, small, linux_src, sanitize, batched=not c_side,
                             avoid_known_bugs=avoid_known_bugs)
         if final is not None and final.kind == "crash" and not sanitize:
-            final = _with_sanitized_frames(final, flags, small, linux_src, avoid_known_bugs)
+            final = with_sanitized_frames(final, flags, small, linux_src, avoid_known_bugs)
     except ShrinkStopped as st:
         small, partial = st.ops, True
     except _stop_exceptions():
@@ -332,7 +332,7 @@ def _unshrunk(flags: int, ops: list[tuple], failure: ImplFailure, out: Path, nam
                    flags=flags)
 
 
-def _with_sanitized_frames(failure: ImplFailure, flags: int, ops: list[tuple], linux_src,
+def with_sanitized_frames(failure: ImplFailure, flags: int, ops: list[tuple], linux_src,
                            avoid_known_bugs: bool) -> ImplFailure:
     """Add the sanitized build's report (symbolized C frames) to a plain build's crash."""
     try:

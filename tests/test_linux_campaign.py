@@ -72,6 +72,9 @@ def test_campaign_finds_a_bug_put_into_the_kernel(stock_src, buggy_src, tmp_path
     # the planted '>' makes load(last index) read the next slot, or run past the
     # last pivot into the metadata word and crash: either way, found and shrunk
     assert f.kind in ("result", "crash")
+    if f.kind == "crash":  # the report names the operation and gives the sanitized build's C frames
+        assert re.search(r"linux on load\(t0, \w+\)", f.message), f.message
+        assert "sanitized replay of the same trace" in f.message and "mtree_lookup_walk" in f.message
     assert f.trace.exists() and f.ops < f.original_ops and f.ops <= 12
     flags, ops = read_trace(f.trace)
     assert check_trace("linux", flags, ops, str(buggy_src)) is not None

@@ -158,6 +158,23 @@ def c_stack(pid: int) -> str:
     return ""
 
 
+_PY_FRAME = re.compile(r"^\s*#\d+ .*(libffi|ffi_call|_ctypes|Python/|Objects/|Modules/|python3)")
+
+
+def _c_side_frames(lines: list[str]) -> list[str]:
+    """A sanitizer report without the interpreter's frames below each stack's ctypes call."""
+    out, skipping = [], False
+    for line in lines:
+        frame = line.lstrip().startswith("#")
+        if frame and _PY_FRAME.match(line):
+            skipping = True
+        elif not frame:
+            skipping = False
+        if not (frame and skipping):
+            out.append(line)
+    return out
+
+
 _FRAME = re.compile(r"^#\d+\s+(?:0x[0-9a-f]+\s+(?:in\s+)?)?(\S+)(.*)$")
 
 
@@ -304,7 +321,7 @@ class RemoteLinuxSession:
         if start is not None:
             end = next((i for i in range(start, len(lines)) if lines[i].startswith("SUMMARY:")),
                        len(lines) - 1)
-            report = lines[start:end + 1][:SANITIZER_LINES]
+            report = _c_side_frames(lines[start:end + 1])[:SANITIZER_LINES]
             rest = [l for l in lines[end + 1:] if l.strip()][-8:]
             return "\n".join(report + (["..."] if rest else []) + rest)
         key = [l for l in lines if _KEY_LINE.search(l)][:6]
