@@ -78,6 +78,8 @@ example_len = _number(int, 1, False, "an integer from 1 to 1000000", hi=10**6)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from maplecheck.cmd_linux import add_kernel_arg
+
     p = argparse.ArgumentParser(prog="maplecheck", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=version_line())
@@ -88,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="implementation(s) checked against the model (default: %(default)s)")
         sp.add_argument("--linux-src", metavar="DIR", default=None,
                         help="kernel source tree to build the Linux adapter from "
-                             "(default: Debian's linux-source-6.12, fetched and cached)")
+                             "(default: Debian's, see --kernel)")
+        add_kernel_arg(sp)
         sp.add_argument("--sanitize", action="store_true",
                         help="use the ASan/UBSan build of the Linux adapter")
         sp.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false",
@@ -119,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=("ops", "fork"))
     b.add_argument("--impl", choices=("linux", "python", "both"), default="both")
     b.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(b)
     b.add_argument("--entries", type=positive_int, default=None, metavar="N")
     b.add_argument("--iterations", type=positive_int, default=None, metavar="N")
 
@@ -130,7 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     lsub = lx.add_subparsers(dest="linux_command", required=True)
     lb = lsub.add_parser("build", help="fetch (if needed) and build the Linux adapter")
     lb.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(lb)
     lb.add_argument("--sanitize", action="store_true", help="build the ASan/UBSan variant too")
+    ll = lsub.add_parser("list", help="kernel versions Debian packages and those in the cache")
+    ll.add_argument("--update", action="store_true", help="refresh the cached package lists first")
     return p
 
 
@@ -206,6 +213,7 @@ def _check_impl_options(args) -> None:
     if getattr(args, "impl", None) != "python":
         return
     used = [o for o, v in (("--linux-src", getattr(args, "linux_src", None)),
+                           ("--kernel", getattr(args, "kernel", None)),
                            ("--sanitize", getattr(args, "sanitize", False))) if v]
     if used:
         raise UsageProblem(f"{' and '.join(used)} {'is' if len(used) == 1 else 'are'} for the Linux "
@@ -247,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     saved = _install_signal_handlers()
     try:
         _check_impl_options(args)
+        from maplecheck.cmd_linux import resolve_kernel_args
+        resolve_kernel_args(args)
         return COMMANDS[args.command](args)
     except (UsageProblem, SetupError, TraceError) as e:
         return _usage_error(e)

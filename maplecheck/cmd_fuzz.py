@@ -34,6 +34,8 @@ def cmd_fuzz(args) -> int:
         t0 = time.monotonic()
         lib = linux_library(args.linux_src, args.sanitize)
         say(f"linux adapter: {lib} ({time.monotonic() - t0:.1f}s)")
+    from maplecheck.cmd_linux import say_structure_note
+    say_structure_note(args)
     from maplecheck.impl.linux.worker import deadline_floor
     with deadline_floor(args.hang_seconds), Progress(args) as update:
         res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
@@ -61,6 +63,8 @@ def report(args, res) -> None:
             + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
     for name, n in sorted(res.known.items()):
         say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
+    for name, n in sorted(res.deviations.items()):
+        say(f"registered kernel deviation from the model seen {n} times: {name} (--no-known-bugs to fail)")
     if res.stopped:
         say(f"campaign stopped early: {res.stopped}")
     for f in res.failures:
@@ -72,7 +76,8 @@ def report(args, res) -> None:
         print(f"{shrunk}trace ({f.ops} of {f.original_ops} ops): {f.trace}")
         print(f"original trace: {f.original}")
         print(f"replay with: maplecheck replay {f.trace} --impl {args.impl}"
-              + (f" --linux-src {args.linux_src}" if args.linux_src else ""))
+              + (f" --kernel {args.kernel}" if args.kernel else
+                 f" --linux-src {args.linux_src}" if args.linux_src else ""))
     print(res.summary(), flush=True)
 
 

@@ -18,6 +18,8 @@ def cmd_replay(args) -> int:
 
     flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
     say(f"{args.trace}: {len(ops)} ops on a tree with flags {format_flags(flags)}")
+    from maplecheck.cmd_linux import say_structure_note
+    say_structure_note(args)
     with deadline_floor(args.hang_seconds):
         # a short trace (a minimized one) runs one operation per call: the report names the operation
         failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize,

@@ -100,7 +100,7 @@ def test_hang_is_a_finding_with_a_replayable_trace(hang_src, tmp_path, capsys):
     assert m, out
     assert "#0 mas_next_slot" in out                       # the looping C frame
     assert "known kernel bug: none of the registered" in out
-    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=1 seconds=[\d.]+", out.splitlines()[-1])
+    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=1 deviations=\d+ seconds=[\d.]+", out.splitlines()[-1])
     trace = Path(re.search(r"trace \(\d+ of \d+ ops\): (\S+)", out).group(1))
     flags, ops = read_trace(trace)
     assert ops[-1][0] == m.group(1)                        # the operation that loops ends the trace
