@@ -115,3 +115,16 @@ def test_sanitised_build_refused_in_process(san_lib):
 
     with pytest.raises(AdapterLoadError, match="RemoteLinuxSession"):
         LinuxFactory(lib_path=san_lib)
+
+
+def test_deadline_scales_with_the_work_sent():
+    from maplecheck.impl.linux.worker import call_deadline
+    small, big = call_deadline(1, 0), call_deadline(2000, 0)
+    assert small >= 10 and big > small + 10          # per-operation term
+    assert call_deadline(512, 5000) > call_deadline(512, 50) + 40  # per-node term (validation walks)
+    assert call_deadline(1, 0, floor=2) < 3          # --hang-seconds sets the floor
+    s = RemoteLinuxSession.__new__(RemoteLinuxSession)
+    s.timeout, s.nodes = None, 100
+    ops = [("load", 0, 1)] * 700
+    assert s.deadline_for("run_hashed", (ops, True)) == call_deadline(700, 100)  # any batch command
+    assert s.deadline_for("dump", (0,)) == call_deadline(1, 100)

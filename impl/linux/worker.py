@@ -349,8 +349,12 @@ class RemoteLinuxSession:
         return ImplCrash(f"Linux adapter worker {how}" + (f"\n{tail}" if tail else ""))
 
     def deadline_for(self, cmd: str, args: tuple) -> float:
-        """The deadline of one request: scaled to the operations it carries and the tree size."""
-        n = len(args[0]) if cmd in ("run", "run_checked") and args else 1
+        """The deadline of one request: scaled to the operations it carries and the tree size.
+
+        Any request whose first argument is a list of operations (run,
+        run_checked, or any batch command added later) scales with its length.
+        """
+        n = len(args[0]) if args and isinstance(args[0], list) else 1
         return call_deadline(n, self.nodes, self.floor())
 
     def floor(self) -> float:
