@@ -13,7 +13,10 @@ campaign reports.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -406,7 +409,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
     t0 = time.monotonic()
     deadline = t0 + minutes * 60 if minutes is not None else None
     hard_end = deadline + STOP_GRACE_S if deadline is not None else None
-    with call_limit(hard_end):
+    with call_limit(hard_end), _alarm_at(hard_end):
         try:
             _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, sanitize,
                            example_len, bulk_max, progress, shrink_budget_s, avoid_known_bugs, t0)
@@ -418,6 +421,31 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
     after = _store_type_counts()
     res.store_types = Counter({k: after[k] - before[k] for k in after if after[k] > before[k]})
     return res
+
+
+@contextlib.contextmanager
+def _alarm_at(end: float | None):
+    """Past monotonic time ``end``, raise OutOfTime in the main thread (SIGALRM).
+
+    The bound for work in this process (our Python tree looping), as
+    call_limit is for the Linux worker; elsewhere than the main thread, no alarm.
+    """
+    from maplecheck.impl.linux.worker import OutOfTime
+
+    if end is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(_signum, _frame):
+        raise OutOfTime("campaign time limit reached")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, end - time.monotonic()))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, sanitize,
