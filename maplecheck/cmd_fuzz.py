@@ -70,8 +70,8 @@ def report(args, res) -> None:
     for f in res.failures:
         print(f"FAILED ({f.kind}) on a tree with flags {format_flags(f.flags)}: {f.message}")
         if f.kind in ("crash", "hang"):
-            print("known kernel bug: " + (f.known or ("not checked (no time left)" if f.partial else
-                                                      "none of the registered known bugs explains it")))
+            print("known kernel bug: " + (f.known or ("not checked (no time left)" if f.partial or not f.triaged
+                                                      else "none of the registered known bugs explains it")))
         shrunk = "not fully minimized: shrinking was cut short, " if f.partial else "minimized "
         print(f"{shrunk}trace ({f.ops} of {f.original_ops} ops): {f.trace}")
         print(f"original trace: {f.original}")

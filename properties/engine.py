@@ -57,6 +57,8 @@ class Failure:
     partial: bool = False
     #: the creation flags of the failing trace's first tree
     flags: int = 0
+    #: False when there was no time left to ask whether a known bug explains it
+    triaged: bool = True
 
 
 @dataclass
@@ -315,7 +317,7 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
 def _explained_by(impl: str, flags: int, found: Failure, linux_src) -> str | None:
     """The registered known bug that explains a minimized crash or hang, if one does.
 
-    Out of time, the answer is None (unknown); an interrupt propagates.
+    Out of time, the answer is "" (not checked); an interrupt propagates.
     """
     from maplecheck.impl.linux.worker import OutOfTime
     from maplecheck.ops import read_trace
@@ -323,7 +325,7 @@ def _explained_by(impl: str, flags: int, found: Failure, linux_src) -> str | Non
     try:
         bug = triage_crash(impl, flags, small, ImplFailure(len(small) - 1, found.kind, found.message), linux_src)
     except OutOfTime:
-        return None
+        return ""
     return bug.name if bug is not None else None
 
 
@@ -490,6 +492,8 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
                                      sanitize, budget, avoid_known_bugs)
             if found.kind == "hang" or (not avoid_known_bugs and found.kind == "crash"):
                 found.known = None if found.partial else _explained_by(impl, flags, found, linux_src)
+                found.triaged = not found.partial and found.known != ""
+                found.known = found.known or None
             if found.known and avoid_known_bugs:  # a known bug's hang: stepped around like its crash
                 res.known[found.known] += 1
                 k += 1
