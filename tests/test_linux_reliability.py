@@ -199,6 +199,10 @@ def test_campaign_from_the_checkout_with_a_non_editable_install(stock_src, tmp_p
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
     _install_like_pip(site)
+    # the dependencies (rich...) from this interpreter's site dirs, as plain path entries: a path
+    # named in a .pth is not itself a site dir, so the editable install's finder there stays out
+    import site as site_mod
+    (site / "_deps.pth").write_text("\n".join(site_mod.getsitepackages()) + "\n")
     script = venv / "bin" / "maplecheck"  # a console script, as pip writes it
     script.write_text(f"#!{py}\nimport sys\nfrom maplecheck.cli import main\nsys.exit(main())\n")
     script.chmod(0o755)
