@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maplecheck.dump import dump_diff, dump_ranges
-from maplecheck.ops import WRITES, Session, plain
+from maplecheck.ops import WRITES, Session, format_op, format_result, plain
 from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 
 from .known import destroy_workaround, deviation_for
@@ -104,17 +104,8 @@ class LocalSession(Session):
         return results, None, []
 
 
-def _fmt_result(r: Any) -> str:
-    if isinstance(r, list):
-        return "[" + ", ".join(_fmt_result(x) for x in r) + "]"
-    if isinstance(r, int) and not isinstance(r, bool) and r > 9:
-        return hex(r)
-    return repr(r)
-
-
-def _fmt_op(op: tuple) -> str:
-    name, t, *args = op
-    return f"{name}(t{t}, " + ", ".join(_fmt_result(a) for a in args) + ")"
+_fmt_result = format_result
+_fmt_op = format_op
 
 
 @dataclass
@@ -165,8 +156,11 @@ class Lockstep:
             try:
                 got = sess.step(op)
             except Exception as e:  # an exception for a legal call is a bug
-                if type(e).__name__ == "ImplCrash":  # the C side died: a crash, not a Python bug
-                    raise Divergence(i, "crash", f"{impl_name} on {_fmt_op(op)}: {e}") from e
+                kind = {"ImplCrash": "crash", "ImplHang": "hang"}.get(type(e).__name__)
+                if kind:  # the C side died or stopped answering: not a Python bug
+                    raise Divergence(i, kind, f"{impl_name} on {_fmt_op(op)}: {e}") from e
+                if type(e).__name__ == "WorkerError":  # our own failure, never a finding
+                    raise
                 raise Divergence(i, "exception", f"{impl_name} raised on {_fmt_op(op)}: "
                                  f"{type(e).__name__}: {e}") from e
             if got != expect and deviation is not None and got == deviation[1]:

@@ -26,8 +26,8 @@ def stock_src(linux_kernel) -> Path:
     return kernel_source(kernel=linux_kernel)
 
 
-def make_buggy_tree(stock: Path, dest: Path) -> Path:
-    """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
+def mutant_tree(stock: Path, dest: Path, patch) -> Path:
+    """A kernel tree of symlinks to ``stock`` but for ``lib/maple_tree.c``, rewritten by ``patch(text)``."""
     dest.mkdir(parents=True, exist_ok=True)
     for top in stock.iterdir():
         if top.name != "lib":
@@ -36,13 +36,20 @@ def make_buggy_tree(stock: Path, dest: Path) -> Path:
     for f in (stock / "lib").iterdir():
         if f.name != "maple_tree.c":
             (dest / "lib" / f.name).symlink_to(f)
-    text = (stock / "lib/maple_tree.c").read_text()
+    (dest / "lib/maple_tree.c").write_text(patch((stock / "lib/maple_tree.c").read_text()))
+    return dest
+
+
+def _off_by_one_lookup(text: str) -> str:
     start = text.index("static inline void *mtree_lookup_walk(")
     m = re.compile(r"pivots\[offset\] >= mas->index").search(text, start)
     assert m and m.start() - start < 1000, "mtree_lookup_walk no longer looks as expected"
-    text = text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
-    (dest / "lib/maple_tree.c").write_text(text)
-    return dest
+    return text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
+
+
+def make_buggy_tree(stock: Path, dest: Path) -> Path:
+    """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
+    return mutant_tree(stock, dest, _off_by_one_lookup)
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +71,9 @@ def test_campaign_finds_a_bug_put_into_the_kernel(stock_src, buggy_src, tmp_path
     # the planted '>' makes load(last index) read the next slot, or run past the
     # last pivot into the metadata word and crash: either way, found and shrunk
     assert f.kind in ("result", "crash")
+    if f.kind == "crash":  # the report names the operation and gives the sanitized build's C frames
+        assert re.search(r"linux on load\(t0, \w+\)", f.message), f.message
+        assert "sanitized replay of the same trace" in f.message and "mtree_lookup_walk" in f.message
     assert f.trace.exists() and f.ops < f.original_ops and f.ops <= 12
     flags, ops = read_trace(f.trace)
     assert check_trace("linux", flags, ops, str(buggy_src)) is not None

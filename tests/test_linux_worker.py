@@ -9,7 +9,7 @@ import pytest
 
 from maplecheck.impl.linux.adapter import LinuxFactory, LinuxSession
 from maplecheck.impl.linux.build import build_adapter
-from maplecheck.impl.linux.worker import ImplCrash, RemoteLinuxSession
+from maplecheck.impl.linux.worker import ImplCrash, ImplHang, RemoteLinuxSession
 from maplecheck.ops import TraceError
 from maplecheck.tree import MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU, MapleUsageError, xa_mk_value
 
@@ -109,8 +109,9 @@ def test_asan_catches_use_after_free(san_lib):
 
 def test_hang_times_out(opt_lib):
     s = RemoteLinuxSession(0, lib_path=opt_lib, timeout=2)
-    with pytest.raises(ImplCrash, match="no reply within 2s"):
+    with pytest.raises(ImplHang, match="no reply to 'crash' within 2.0s") as ei:
         s.crash_for_test(3)
+    assert "mc_test_crash" in ei.value.stack     # the C frames of the looping child
     s.restart()
     assert s.run([("load", 0, 0)]) == [None]
     s.close()
@@ -121,3 +122,16 @@ def test_sanitised_build_refused_in_process(san_lib):
 
     with pytest.raises(AdapterLoadError, match="RemoteLinuxSession"):
         LinuxFactory(lib_path=san_lib)
+
+
+def test_deadline_scales_with_the_work_sent():
+    from maplecheck.impl.linux.worker import call_deadline
+    small, big = call_deadline(1, 0), call_deadline(2000, 0)
+    assert small >= 10 and big > small + 10          # per-operation term
+    assert call_deadline(512, 5000) > call_deadline(512, 50) + 40  # per-node term (validation walks)
+    assert call_deadline(1, 0, floor=2) < 3          # --hang-seconds sets the floor
+    s = RemoteLinuxSession.__new__(RemoteLinuxSession)
+    s.timeout, s.nodes = None, 100
+    ops = [("load", 0, 1)] * 700
+    assert s.deadline_for("run_hashed", (ops, True)) == call_deadline(700, 100)  # any batch command
+    assert s.deadline_for("dump", (0,)) == call_deadline(1, 100)

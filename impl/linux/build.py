@@ -73,6 +73,8 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     h.update(cc_version.encode())
     h.update("\0".join(flags).encode())
     h.update(SHIM.read_bytes())
+    # the library's debug info names source files: a tree elsewhere gets its own build
+    h.update(str(src.resolve()).encode())
     h.update(Path(__file__).read_bytes())  # how the tree is built is an input too
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
@@ -207,9 +209,12 @@ def _in_tree(msg: str, build: Path, src: Path) -> str:
     return path + sep + rest
 
 
-def _tail(text: str, n: int = 25) -> str:
+def _tail(text: str, head: int = 40, tail: int = 10) -> str:
+    """The compiler's output for MAPLECHECK_DEBUG: its head (where the first error is) and its end."""
     lines = [l for l in text.splitlines() if l.strip()]
-    return "\n".join(lines[-n:])
+    if len(lines) <= head + tail:
+        return "\n".join(lines)
+    return "\n".join(lines[:head] + [f"... ({len(lines) - head - tail} lines)"] + lines[-tail:])
 
 
 def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = False,
