@@ -27,6 +27,7 @@ from .source import LinuxSourceError, cache_dir, kernel_source
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "shim.c"
+SHIM_API = HERE / "shim_api.c"  # #included by shim.c
 
 COMMON_FLAGS = ["-std=gnu11", "-fPIC", "-shared", "-pthread", "-D_LGPL_SOURCE", "-Wall",
                 "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
@@ -68,6 +69,7 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     h.update(cc_version.encode())
     h.update("\0".join(flags).encode())
     h.update(SHIM.read_bytes())
+    h.update(SHIM_API.read_bytes())
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
         p = src / d
