@@ -12,6 +12,7 @@
  *     of n counts n; the request whose counted range holds the fail_at-th
  *     node fails whole; earlier and later requests are served).  With
  *     fail_at == 0 the requests are still counted, none is refused.
+ *     GFP_NOWAIT requests are served like any other (see mc_api_arm).
  *   - mc_api_coverage() reads, per store type (enum store_type as the kernel
  *     set it in the ma_state), how many writes had their k-th node request
  *     refused (k = 1..MC_COV_K) and the largest number of nodes one write of
@@ -38,9 +39,16 @@
 static u64w mc_cov_hits[MC_COV_TYPES][MC_COV_K + 1];
 static u64w mc_cov_max[MC_COV_TYPES];
 
-/* Start counting node requests; fail_at 0 counts without refusing. */
+/*
+ * Start counting node requests; fail_at 0 counts without refusing.  The
+ * scaffolding's cache refuses every allocation that may not sleep unless
+ * given a budget (kmem_cache_set_non_kernel): during these calls it gets an
+ * unbounded one, so GFP_NOWAIT succeeds as with free memory in a kernel and
+ * only the injected refusal fails.
+ */
 static void mc_api_arm(long fail_at)
 {
+	kmem_cache_set_non_kernel(maple_node_cache, UINT_MAX);
 	mc_alloc_count = 0;
 	mc_fail_at = fail_at > 0 ? fail_at : LONG_MAX;
 }
@@ -59,6 +67,7 @@ static void mc_api_disarm(struct ma_state *mas, long fail_at)
 	}
 	mc_fail_at = 0;
 	mc_alloc_count = 0;
+	kmem_cache_set_non_kernel(maple_node_cache, 0);
 }
 
 /* Words: MC_COV_TYPES rows of (max requested, hits[1..MC_COV_K]). */

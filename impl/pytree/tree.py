@@ -7,6 +7,7 @@ from maplecheck.tree import (CREATE_FLAGS, MT_FLAGS_USE_RCU, Alloc, Area, MapleU
                              MasResult, Walk, check_entry, check_index, mt_attr, xa_is_node)
 
 from .alloc import NodeAllocator
+from .api import PyApiMixin
 from .dumper import dump_tree
 from .mtree import MapleTree
 from .nav import mte_destroy_walk
@@ -16,7 +17,7 @@ from .walk import mas_walk, mtree_load
 from .write import mtree_erase, mtree_insert_range, mtree_store_range
 
 
-class PyTree:
+class PyTree(PyApiMixin):
     """One Python maple tree plus its cursor ``ma_state``."""
 
     __slots__ = ("factory", "mt", "cursor")
