@@ -104,6 +104,10 @@ def cmd_fuzz(args) -> int:
     if res.store_types:
         _say("write-path classifications in the Python tree: "
              + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
+    if res.ops:
+        _say("operations: " + ", ".join(f"{k} {v}" for k, v in sorted(res.ops.items())))
+    for line in res.nomem_lines():
+        _say("allocation failure: " + line)
     for name, n in sorted(res.known.items()):
         _say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
     for f in res.failures:

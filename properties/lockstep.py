@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maplecheck.dump import dump_diff, dump_ranges
-from maplecheck.ops import WRITES, Session, plain
+from maplecheck.ops import NOMEM_DECIDED, WRITES, Session, plain
 from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 
 from .known import destroy_workaround
@@ -69,6 +69,11 @@ class LocalSession(Session):
 
     def live_nodes(self) -> int:
         return self.factory.live_nodes()
+
+    def nomem_coverage(self):
+        """The tree's allocation-failure coverage since the last call, or None (the model)."""
+        take = getattr(self.factory, "nomem_coverage", None)
+        return take() if take else None
 
     #: in a batch, a Python validator walks at most about this many nodes per write
     VALIDATE_NODES_PER_WRITE = 64
@@ -148,6 +153,10 @@ class Lockstep:
         if name == "destroy" and self.avoid_known_bugs:
             self._step_around_known_bugs(t)
         before = self._pre_op_facts(op)
+        if self._nomem_decided(op):
+            self._model_before = self.model.tree(t).dup()[1]
+            self._model_before._mas_index, self._model_before._mas_last = \
+                self.model.tree(t)._mas_index, self.model.tree(t)._mas_last
         try:
             expect = self._model_step(op)
         except MapleUsageError:
@@ -155,6 +164,10 @@ class Lockstep:
             return None
         if name == "dup" and args[0] is not None and before:
             expect = self._expected_dup(args[0], before)
+        decided = self._nomem_decided(op)
+        if decided:
+            live = {n: s.live_nodes() for n, s in self.impls.items()}
+        first = True
         for impl_name, sess in self.impls.items():
             try:
                 got = sess.step(op)
@@ -163,15 +176,47 @@ class Lockstep:
                     raise Divergence(i, "crash", f"{impl_name} on {_fmt_op(op)}: {e}") from e
                 raise Divergence(i, "exception", f"{impl_name} raised on {_fmt_op(op)}: "
                                  f"{type(e).__name__}: {e}") from e
+            if decided and first and got == -ENOMEM and expect == 0:
+                self._model_undo_refused(op)  # the tree needed the refused node: nothing stored
+                expect = got
+            first = False
             if got != expect:
                 raise Divergence(i, "result", f"{_fmt_op(op)}: model={_fmt_result(expect)} "
                                  f"{impl_name}={_fmt_result(got)}")
+            if decided and got == -ENOMEM and sess.live_nodes() != live[impl_name]:
+                raise Divergence(i, "leak", f"{_fmt_op(op)}: {impl_name} returned -ENOMEM with "
+                                 f"{sess.live_nodes() - live[impl_name]} nodes left allocated")
         if name in WRITES:
             self.writes += 1
             self._check_after_write(op, i)
         return expect
 
+    @staticmethod
+    def _nomem_decided(op: tuple) -> bool:
+        """Does the tree under test decide between 0 and -ENOMEM (see ops.NOMEM_DECIDED)?"""
+        return op[0] in NOMEM_DECIDED and op[-1] is not None
+
+    def _model_undo_refused(self, op: tuple) -> None:
+        """The model stepped as if the write succeeded; put back the state before it."""
+        name, t, *_ = op
+        self.model.trees[t] = self._model_before
+        self.model.trees[t].write_refused()
+
     def run_batch(self, ops: list[tuple], validate_each: bool = True) -> None:
+        """Apply many operations; a write whose -ENOMEM the tree decides runs on its own."""
+        seg: list[tuple] = []
+        for op in ops:
+            if self._nomem_decided(op):
+                if seg:
+                    self._run_segment(seg, validate_each)
+                    seg = []
+                self.apply(op)
+            else:
+                seg.append(op)
+        if seg:
+            self._run_segment(seg, validate_each)
+
+    def _run_segment(self, ops: list[tuple], validate_each: bool = True) -> None:
         """Apply many operations, letting sessions with a batch path use it.
 
         Results are compared operation by operation; the validator's verdict

@@ -545,6 +545,11 @@ class LinuxSession(Session):
     def live_nodes(self) -> int:
         return self.factory.live_nodes()
 
+    def nomem_coverage(self):
+        """Allocation-failure coverage since the last call (see shim_api.c)."""
+        from .api import coverage  # noqa: PLC0415
+        return coverage(self.factory.lib)
+
 
 __all__ = ["AdapterLoadError", "LinuxFactory", "LinuxSession", "LinuxTree", "OPCODES",
            "decode_dump", "load_library"]

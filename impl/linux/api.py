@@ -51,17 +51,20 @@ def declare_api(lib) -> None:
             ("mc_alloc_cyclic", L, [P, U64, U64, U64, pU]),
             ("mc_mt_find", None, [P, I, U64, U64, pU]),
             ("mc_mt_step", U64, [P, I, U64, U64]),
-            ("mc_api_coverage", L, [pU, L])):
+            ("mc_api_coverage", L, [pU, L, I])):
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
 
 
-def coverage(lib) -> list[tuple[int, list[int]]]:
-    """Per store type (kernel enum order): (most nodes one write requested, hits[k] for k=1..COV_K)."""
+def coverage(lib, reset: bool = True) -> list[tuple[int, list[int]]]:
+    """Per store type (kernel enum order): (most nodes one write requested, hits[k] for k=1..COV_K).
+
+    With ``reset`` the table starts over (a campaign reads it after every example).
+    """
     n = COV_TYPES * (COV_K + 1)
     buf = (U64 * n)()
-    lib.mc_api_coverage(buf, n)
+    lib.mc_api_coverage(buf, n, 1 if reset else 0)
     rows = []
     for t in range(COV_TYPES):
         row = list(buf[t * (COV_K + 1):(t + 1) * (COV_K + 1)])

@@ -59,8 +59,11 @@ static void mc_api_disarm(struct ma_state *mas, long fail_at)
 	unsigned int type = (unsigned int)mas->store_type;
 
 	if (type < MC_COV_TYPES) {
-		if (fail_at > 0 && fail_at <= MC_COV_K && mc_alloc_count >= fail_at)
+		if (fail_at > 0 && fail_at <= MC_COV_K && mc_alloc_count >= fail_at) {
 			mc_cov_hits[type][fail_at]++;
+			if ((u64w)fail_at > mc_cov_max[type])	/* it needed that many */
+				mc_cov_max[type] = fail_at;
+		}
 		if ((fail_at <= 0 || mc_alloc_count < fail_at) &&
 		    (u64w)mc_alloc_count > mc_cov_max[type])
 			mc_cov_max[type] = mc_alloc_count;
@@ -70,8 +73,8 @@ static void mc_api_disarm(struct ma_state *mas, long fail_at)
 	kmem_cache_set_non_kernel(maple_node_cache, 0);
 }
 
-/* Words: MC_COV_TYPES rows of (max requested, hits[1..MC_COV_K]). */
-long mc_api_coverage(u64w *out, long cap)
+/* Words: MC_COV_TYPES rows of (max requested, hits[1..MC_COV_K]); reset: then zero the table. */
+long mc_api_coverage(u64w *out, long cap, int reset)
 {
 	long need = MC_COV_TYPES * (MC_COV_K + 1), i, k;
 
@@ -81,6 +84,10 @@ long mc_api_coverage(u64w *out, long cap)
 		out[i * (MC_COV_K + 1)] = mc_cov_max[i];
 		for (k = 1; k <= MC_COV_K; k++)
 			out[i * (MC_COV_K + 1) + k] = mc_cov_hits[i][k];
+	}
+	if (reset) {
+		memset(mc_cov_hits, 0, sizeof(mc_cov_hits));
+		memset(mc_cov_max, 0, sizeof(mc_cov_max));
 	}
 	return need;
 }

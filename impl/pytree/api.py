@@ -32,6 +32,14 @@ COV_TYPES, COV_K = 16, 32
 NOMEM_COVERAGE = [[0] * (COV_K + 1) for _ in range(COV_TYPES)]
 
 
+def take_coverage() -> list[tuple[int, list[int]]]:
+    """:data:`NOMEM_COVERAGE` as ``impl.linux.api.coverage`` gives it, then start over."""
+    rows = [(row[0], row[1:]) for row in NOMEM_COVERAGE]
+    for row in NOMEM_COVERAGE:
+        row[:] = [0] * (COV_K + 1)
+    return rows
+
+
 def _check_fail_at(fail_at) -> None:
     if fail_at is not None and (type(fail_at) is not int or fail_at < 1):
         raise MapleUsageError(f"fail_at={fail_at!r} is not None or an int >= 1")
@@ -53,6 +61,7 @@ def _disarm(mas: MaState, fail_at) -> None:
     hit = fail_at is not None and n >= fail_at
     if hit and fail_at <= COV_K:
         row[fail_at] += 1
+        row[0] = max(row[0], fail_at)  # it needed that many
     if not hit and n > row[0]:
         row[0] = n
 

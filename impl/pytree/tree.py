@@ -180,3 +180,8 @@ class PyFactory:
 
     def live_nodes(self) -> int:
         return self.alloc.live
+
+    def nomem_coverage(self):
+        """Allocation-failure coverage since the last call (see impl.pytree.api)."""
+        from .api import take_coverage  # noqa: PLC0415
+        return take_coverage()
