@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The caller API (store_gfp/nowait/prealloc, mas_erase, alloc_cyclic, mt_find...): campaigns and mutants.
+
+Hand-made bugs, each caught by a campaign with a trace:
+* cyclic: the wrapped search reports 0 instead of 1 (Python tree and a
+  Linux tree copy with mas_alloc_cyclic patched);
+* preallocation accounting: mas_preallocate keeps its nodes on -ENOMEM
+  (Python tree: a leak);
+* -ENOMEM retry: mas_nomem gives up, so store_gfp returns -ENOMEM (Python tree).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from maplecheck.impl.linux.source import kernel_source
+from maplecheck.impl.pytree import api as pyapi
+from maplecheck.impl.pytree import gap as pygap
+from maplecheck.ops import read_trace
+from maplecheck.properties.engine import check_trace, run_campaign
+
+NEW_OPS = {"store_gfp", "store_nowait", "store_prealloc", "prealloc_destroy", "mas_erase",
+           "alloc_cyclic", "mt_find", "mt_find_after", "mt_next", "mt_prev"}
+
+
+def test_python_campaign_runs_every_new_op(tmp_path):
+    res = run_campaign("python", seed=1, steps=3000, out=tmp_path, example_len=300, bulk_max=200)
+    assert res.failures == [], res.failures[0].message if res.failures else ""
+    assert NEW_OPS <= set(res.ops)
+    assert res.nomem.get("python")
+
+
+def _caught_python(tmp_path, seed=1, steps=6000):
+    res = run_campaign("python", seed=seed, steps=steps, out=tmp_path, example_len=300,
+                       bulk_max=200, shrink_budget_s=20)
+    assert res.failures, "the mutant was not caught"
+    f = res.failures[0]
+    assert f.trace.exists()
+    flags, ops = read_trace(f.trace)
+    assert check_trace("python", flags, ops) is not None
+    return f
+
+
+def test_python_cyclic_mutant_caught(tmp_path, monkeypatch):
+    orig = pygap.mas_alloc_cyclic
+
+    def mutant(*a, **k):
+        ret, start, nxt = orig(*a, **k)
+        return (0 if ret == 1 else ret), start, nxt
+    monkeypatch.setattr(pygap, "mas_alloc_cyclic", mutant)
+    monkeypatch.setattr(pyapi, "mtree_alloc_cyclic",
+                        lambda tree, entry, lo, hi, nxt: pygap.mtree_alloc_cyclic(tree, entry, lo, hi, nxt))
+    f = _caught_python(tmp_path)
+    assert f.kind == "result"
+
+
+def test_python_prealloc_leak_mutant_caught(tmp_path, monkeypatch):
+
+    def leaky(mas, entry):
+        wr = pyapi.WrState(mas, entry)
+        if not pyapi.mas_wr_preallocate(wr, entry):
+            ret = mas.error
+            mas.alloc = None
+            return ret
+        if mas.alloc:  # accounting slip: one preallocated node is never given back
+            mas.alloc.pop()
+        return wr
+    monkeypatch.setattr(pyapi, "mas_preallocate", leaky)
+    f = _caught_python(tmp_path)
+    assert f.kind in ("leak", "result", "exception", "contents")
+
+
+def test_python_nomem_retry_mutant_caught(tmp_path, monkeypatch):
+    monkeypatch.setattr(pyapi, "mas_nomem", lambda mas: False)  # the retry gives up
+    f = _caught_python(tmp_path)
+    assert f.kind == "result"
+
+
+@pytest.fixture(scope="module")
+def stock_src() -> Path:
+    return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
+
+
+def _mutant_tree(stock: Path, dest: Path, func: str, old: str, new: str) -> Path:
+    """A symlinked copy of ``stock`` with one edit in lib/maple_tree.c inside ``func``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for top in stock.iterdir():
+        if top.name != "lib":
+            (dest / top.name).symlink_to(top)
+    (dest / "lib").mkdir()
+    for f in (stock / "lib").iterdir():
+        if f.name != "maple_tree.c":
+            (dest / "lib" / f.name).symlink_to(f)
+    text = (stock / "lib/maple_tree.c").read_text()
+    start = text.index(func)
+    m = re.compile(re.escape(old)).search(text, start)
+    assert m and m.start() - start < 3000, f"{func} no longer looks as expected"
+    (dest / "lib/maple_tree.c").write_text(text[:m.start()] + new + text[m.end():])
+    return dest
+
+
+def test_linux_cyclic_mutant_caught(stock_src, tmp_path):
+    bad = _mutant_tree(stock_src, tmp_path / "linux-cyclic", "int mas_alloc_cyclic(",
+                       "if (ret == 0)\n\t\t\t\tret = 1;", "if (ret == 0)\n\t\t\t\tret = 0;")
+    res = run_campaign("linux", seed=1, steps=6000, linux_src=str(bad), out=tmp_path / "out",
+                       example_len=300, bulk_max=200, shrink_budget_s=30)
+    assert res.failures and res.failures[0].kind == "result"
+    flags, ops = read_trace(res.failures[0].trace)
+    assert check_trace("linux", flags, ops, str(bad)) is not None
+    assert check_trace("linux", flags, ops, str(stock_src)) is None
