@@ -43,6 +43,7 @@ KINDS: dict[str, int] = {
     "mas_erase": 3,
     "cyclic": 4,       # alloc-range trees mostly (else -EINVAL)
     "mt_find": 4,      # mt_find, mt_find_after, mt_next, mt_prev
+    "nomem_sweep": 2,  # one write retried with fail_at = 1, 2, ...: every allocation index
 }
 API_STORES = ("store_gfp", "store_nowait", "store_prealloc", "prealloc_destroy")
 MT_READS = ("mt_find", "mt_find_after", "mt_next", "mt_prev")
@@ -251,8 +252,10 @@ class OpGen:
         x = r.random()
         if x < 0.15:
             return None
-        if x < 0.55:
+        if x < 0.45:
             return r.randrange(1, 4)
+        if x < 0.85:
+            return r.randrange(1, 11)  # height <= 3: every index of a spanning store
         return r.randrange(1, 17)
 
     def _api_store(self) -> list[tuple]:
@@ -263,6 +266,18 @@ class OpGen:
         if entry is not None:
             self.remember(first, last)
         return [(r.choice(API_STORES), self.tree(), first, last, entry, self.fail_at())]
+
+    def _nomem_sweep(self) -> list[tuple]:
+        """The same write with fail_at = 1, 2, ...: refused (tree unchanged) until k passes its
+        last node request, then done; later copies are exact fits.  Every allocation of that
+        write (split, rebalance, spanning store, new root) is refused once."""
+        r = self.rng
+        t = self.tree()
+        first = self.index()
+        last = self.span(first)
+        entry = self.entry() if r.random() < 0.7 else None
+        call = r.choice(("store_nowait", "store_prealloc", "store_nowait"))
+        return [(call, t, first, last, entry, k) for k in range(1, r.choice((8, 14, 17)))]
 
     def _mas_erase(self) -> list[tuple]:
         return [("mas_erase", self.tree(), self.index(), self.fail_at())]

@@ -311,11 +311,7 @@ class Lockstep:
 
     def _model_dup_failed(self) -> None:
         """The model's copy of a failed dup is an empty tree with the same flags."""
-        sessions = self.model.trees
-        copy = sessions[-1]
-        flags = copy.flags()
-        copy.destroy()
-        sessions[-1] = self.model.factory.create(flags)
+        self.model.trees[-1].destroy()  # keeps the attributes (MT_FLAGS_ALLOC_WRAPPED too)
 
     # ------------------------------------------------------------ whole-tree checks
     def _check_after_write(self, op: tuple, i: int) -> None:

@@ -101,12 +101,26 @@ def _mutant_tree(stock: Path, dest: Path, func: str, old: str, new: str) -> Path
     return dest
 
 
-def test_linux_cyclic_mutant_caught(stock_src, tmp_path):
-    bad = _mutant_tree(stock_src, tmp_path / "linux-cyclic", "int mas_alloc_cyclic(",
-                       "if (ret == 0)\n\t\t\t\tret = 1;", "if (ret == 0)\n\t\t\t\tret = 0;")
-    res = run_campaign("linux", seed=1, steps=6000, linux_src=str(bad), out=tmp_path / "out",
+LINUX_MUTANTS = {
+    # cyclic: the search that wrapped to min reports 0, not 1
+    "cyclic": ("int mas_alloc_cyclic(", "if (ret == 0)\n\t\t\t\tret = 1;",
+               "if (ret == 0)\n\t\t\t\tret = 0;", ("result",)),
+    # preallocation accounting: a failed mas_preallocate keeps the nodes it got
+    "prealloc": ("int mas_preallocate(", "ret = xa_err(mas->node);\n\t\tmas_destroy(mas);",
+                 "ret = xa_err(mas->node);", ("leak",)),
+    # -ENOMEM retry: mas_nomem gives up when its refill brought back a single node
+    "retry": ("bool mas_nomem(", "if (!mas_allocated(mas))\n\t\treturn false;",
+              "if (mas_allocated(mas) < 2)\n\t\treturn false;", ("result",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINUX_MUTANTS))
+def test_linux_mutant_caught(stock_src, tmp_path, name):
+    func, old, new, kinds = LINUX_MUTANTS[name]
+    bad = _mutant_tree(stock_src, tmp_path / f"linux-{name}", func, old, new)
+    res = run_campaign("linux", seed=1, steps=8000, linux_src=str(bad), out=tmp_path / "out",
                        example_len=300, bulk_max=200, shrink_budget_s=30)
-    assert res.failures and res.failures[0].kind == "result"
+    assert res.failures and res.failures[0].kind in kinds, res.failures and res.failures[0].message
     flags, ops = read_trace(res.failures[0].trace)
     assert check_trace("linux", flags, ops, str(bad)) is not None
     assert check_trace("linux", flags, ops, str(stock_src)) is None

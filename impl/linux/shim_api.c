@@ -124,8 +124,11 @@ long mc_store_api(struct mc_tree *t, int how, u64w first, u64w last,
 		break;
 	case MC_PREALLOC:
 	case MC_PREALLOC_DESTROY:
+		/* on error mas_preallocate has released what it got (callers rely on it) */
 		ret = mas_preallocate(&mas, (void *)entry, GFP_KERNEL);
-		if (!ret && how == MC_PREALLOC)
+		if (ret)
+			break;
+		if (how == MC_PREALLOC)
 			mas_store_prealloc(&mas, (void *)entry);
 		else
 			mas_destroy(&mas);
