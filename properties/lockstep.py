@@ -34,6 +34,11 @@ from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 from .known import destroy_workaround
 
 
+#: writes whose node requests are compared between two trees (maplecheck.tree's caller API)
+ALLOC_COMPARED = frozenset({"store_gfp", "store_nowait", "store_prealloc", "prealloc_destroy",
+                            "mas_erase"})
+
+
 class Divergence(AssertionError):
     """A tree disagreed with the model, with another tree, or with its own invariants."""
 
@@ -73,6 +78,11 @@ class LocalSession(Session):
     def nomem_coverage(self):
         """The tree's allocation-failure coverage since the last call, or None (the model)."""
         take = getattr(self.factory, "nomem_coverage", None)
+        return take() if take else None
+
+    def last_alloc(self):
+        """(store type, nodes requested) of the tree's last caller-API write, or None."""
+        take = getattr(self.factory, "last_alloc", None)
         return take() if take else None
 
     #: in a batch, a Python validator walks at most about this many nodes per write
@@ -186,10 +196,24 @@ class Lockstep:
             if decided and got == -ENOMEM and sess.live_nodes() != live[impl_name]:
                 raise Divergence(i, "leak", f"{_fmt_op(op)}: {impl_name} returned -ENOMEM with "
                                  f"{sess.live_nodes() - live[impl_name]} nodes left allocated")
+        if name in ALLOC_COMPARED and len(self.impls) > 1:
+            self._check_alloc(op, i)
         if name in WRITES:
             self.writes += 1
             self._check_after_write(op, i)
         return expect
+
+    def _check_alloc(self, op: tuple, i: int) -> None:
+        """Two trees of one version classify a write alike and request as many nodes for it.
+
+        A wrong preallocation count is a bug even when the tree comes out right.
+        """
+        seen = {n: s.last_alloc() for n, s in self.impls.items()}
+        (n1, a1), *rest = [(n, tuple(a)) for n, a in seen.items() if a is not None]
+        for n2, a2 in rest:
+            if a1 != a2:
+                raise Divergence(i, "alloc", f"{_fmt_op(op)}: (store type, nodes requested) "
+                                 f"{n1}={a1} {n2}={a2}")
 
     @staticmethod
     def _nomem_decided(op: tuple) -> bool:

@@ -550,6 +550,11 @@ class LinuxSession(Session):
         from .api import coverage  # noqa: PLC0415
         return coverage(self.factory.lib)
 
+    def last_alloc(self) -> tuple[int, int]:
+        """(store type, nodes requested) of the last caller-API write (see shim_api.c)."""
+        from .api import last_alloc  # noqa: PLC0415
+        return last_alloc(self.factory.lib)
+
 
 __all__ = ["AdapterLoadError", "LinuxFactory", "LinuxSession", "LinuxTree", "OPCODES",
            "decode_dump", "load_library"]

@@ -51,7 +51,8 @@ def declare_api(lib) -> None:
             ("mc_alloc_cyclic", L, [P, U64, U64, U64, pU]),
             ("mc_mt_find", None, [P, I, U64, U64, pU]),
             ("mc_mt_step", U64, [P, I, U64, U64]),
-            ("mc_api_coverage", L, [pU, L, I])):
+            ("mc_api_coverage", L, [pU, L, I]),
+            ("mc_api_last", None, [pU])):
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
@@ -70,6 +71,13 @@ def coverage(lib, reset: bool = True) -> list[tuple[int, list[int]]]:
         row = list(buf[t * (COV_K + 1):(t + 1) * (COV_K + 1)])
         rows.append((row[0], row[1:]))
     return rows
+
+
+def last_alloc(lib) -> tuple[int, int]:
+    """(store type, nodes requested) of the last caller-API write."""
+    buf = (U64 * 2)()
+    lib.mc_api_last(buf)
+    return buf[0], buf[1]
 
 
 def _check_fail_at(fail_at) -> int:

@@ -38,6 +38,7 @@
 
 static u64w mc_cov_hits[MC_COV_TYPES][MC_COV_K + 1];
 static u64w mc_cov_max[MC_COV_TYPES];
+static u64w mc_last[2];	/* the last call's store type and node requests */
 
 /*
  * Start counting node requests; fail_at 0 counts without refusing.  The
@@ -57,6 +58,9 @@ static void mc_api_arm(long fail_at)
 static void mc_api_disarm(struct ma_state *mas, long fail_at)
 {
 	unsigned int type = (unsigned int)mas->store_type;
+
+	mc_last[0] = type;
+	mc_last[1] = mc_alloc_count;
 
 	if (type < MC_COV_TYPES) {
 		if (fail_at > 0 && fail_at <= MC_COV_K && mc_alloc_count >= fail_at) {
@@ -92,6 +96,13 @@ long mc_api_coverage(u64w *out, long cap, int reset)
 	return need;
 }
 
+/* out: store type and nodes requested by the last call of this file that writes */
+void mc_api_last(u64w *out)
+{
+	out[0] = mc_last[0];
+	out[1] = mc_last[1];
+}
+
 static inline int mc_bad_store(u64w first, u64w last, u64w entry)
 {
 	return xa_is_advanced((void *)entry) || first > last;
@@ -107,6 +118,7 @@ long mc_store_api(struct mc_tree *t, int how, u64w first, u64w last,
 
 	mc_enter();
 	if (mc_bad_store(first, last, entry)) {
+		mc_last[0] = mc_last[1] = 0;
 		mc_cursor_reset(t);
 		return -EINVAL;
 	}

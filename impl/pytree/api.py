@@ -30,6 +30,8 @@ from .wr_state import WrState
 #: store types x (max requested, hits for k = 1..COV_K), as shim_api.c's table
 COV_TYPES, COV_K = 16, 32
 NOMEM_COVERAGE = [[0] * (COV_K + 1) for _ in range(COV_TYPES)]
+#: the last caller-API write's (store type, nodes requested), as shim_api.c's mc_api_last
+LAST_ALLOC = [0, 0]
 
 
 def take_coverage() -> list[tuple[int, list[int]]]:
@@ -53,6 +55,7 @@ def _disarm(mas: MaState, fail_at) -> None:
     """End injection; note the write's store type, requests and refusal."""
     alloc = mas.tree.alloc
     n = alloc.requested
+    LAST_ALLOC[:] = [mas.store_type, n]
     alloc.disarm()
     alloc.requested = 0
     row = NOMEM_COVERAGE[mas.store_type] if mas.store_type < COV_TYPES else None
@@ -140,6 +143,7 @@ class PyApiMixin:
         check_index("first", first), check_index("last", last), check_entry("entry", entry)
         _check_fail_at(fail_at)
         if xa_is_advanced(entry) or first > last:
+            LAST_ALLOC[:] = [0, 0]
             self._reset_cursor()
             return -EINVAL
         mas = MaState(self.mt, first, last)

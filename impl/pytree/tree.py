@@ -185,3 +185,8 @@ class PyFactory:
         """Allocation-failure coverage since the last call (see impl.pytree.api)."""
         from .api import take_coverage  # noqa: PLC0415
         return take_coverage()
+
+    def last_alloc(self) -> tuple[int, int]:
+        """(store type, nodes requested) of the last caller-API write."""
+        from .api import LAST_ALLOC  # noqa: PLC0415
+        return tuple(LAST_ALLOC)
