@@ -179,6 +179,24 @@ class Alloc(NamedTuple):
     start: int
 
 
+class StoreCalls:
+    """The four store_* protocol methods of a concrete tree, routed to its ``_store_api(name, ...)``."""
+
+    __slots__ = ()
+
+    def store_gfp(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("store_gfp", first, last, entry, fail_at)
+
+    def store_nowait(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("store_nowait", first, last, entry, fail_at)
+
+    def store_prealloc(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("store_prealloc", first, last, entry, fail_at)
+
+    def prealloc_destroy(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("prealloc_destroy", first, last, entry, fail_at)
+
+
 @runtime_checkable
 class Tree(Protocol):
     """One maple tree.  Methods named after the kernel call they stand for.

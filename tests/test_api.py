@@ -10,10 +10,10 @@ Hand-made bugs, each caught by a campaign with a trace:
 """
 
 import os
-import re
 from pathlib import Path
 
 import pytest
+from kernel_mutants import patched_tree
 
 from maplecheck.impl.linux.source import kernel_source
 from maplecheck.impl.pytree import api as pyapi
@@ -83,24 +83,6 @@ def stock_src() -> Path:
     return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
 
 
-def _mutant_tree(stock: Path, dest: Path, func: str, old: str, new: str) -> Path:
-    """A symlinked copy of ``stock`` with one edit in lib/maple_tree.c inside ``func``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for top in stock.iterdir():
-        if top.name != "lib":
-            (dest / top.name).symlink_to(top)
-    (dest / "lib").mkdir()
-    for f in (stock / "lib").iterdir():
-        if f.name != "maple_tree.c":
-            (dest / "lib" / f.name).symlink_to(f)
-    text = (stock / "lib/maple_tree.c").read_text()
-    start = text.index(func)
-    m = re.compile(re.escape(old)).search(text, start)
-    assert m and m.start() - start < 3000, f"{func} no longer looks as expected"
-    (dest / "lib/maple_tree.c").write_text(text[:m.start()] + new + text[m.end():])
-    return dest
-
-
 LINUX_MUTANTS = {
     # cyclic: the search that wrapped to min reports 0, not 1
     "cyclic": ("int mas_alloc_cyclic(", "if (ret == 0)\n\t\t\t\tret = 1;",
@@ -117,7 +99,7 @@ LINUX_MUTANTS = {
 @pytest.mark.parametrize("name", sorted(LINUX_MUTANTS))
 def test_linux_mutant_caught(stock_src, tmp_path, name):
     func, old, new, kinds = LINUX_MUTANTS[name]
-    bad = _mutant_tree(stock_src, tmp_path / f"linux-{name}", func, old, new)
+    bad = patched_tree(stock_src, tmp_path / f"linux-{name}", func, old, new)
     res = run_campaign("linux", seed=1, steps=8000, linux_src=str(bad), out=tmp_path / "out",
                        example_len=300, bulk_max=200, shrink_budget_s=30)
     assert res.failures and res.failures[0].kind in kinds, res.failures and res.failures[0].message

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ctypes
 
-from maplecheck.tree import (Cyclic, Found, MapleUsageError, check_entry, check_index)
+from maplecheck.tree import (Cyclic, Found, MapleUsageError, StoreCalls, check_entry,
+                             check_index)
 
 U64 = ctypes.c_uint64
 
@@ -86,7 +87,7 @@ def _check_fail_at(fail_at) -> int:
     return fail_at or 0
 
 
-class LinuxApiMixin:
+class LinuxApiMixin(StoreCalls):
     """Protocol methods of shim_api.c; needs ``self._lib``, ``self.handle`` and ``self._out``."""
 
     __slots__ = ()
@@ -95,18 +96,6 @@ class LinuxApiMixin:
         check_index("first", first), check_index("last", last), check_entry("entry", entry)
         k = _check_fail_at(fail_at)
         return self._lib.mc_store_api(self.handle, _STORE_HOW[how], first, last, entry or 0, k)
-
-    def store_gfp(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("store_gfp", first, last, entry, fail_at)
-
-    def store_nowait(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("store_nowait", first, last, entry, fail_at)
-
-    def store_prealloc(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("store_prealloc", first, last, entry, fail_at)
-
-    def prealloc_destroy(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("prealloc_destroy", first, last, entry, fail_at)
 
     def mas_erase(self, index, fail_at=None):
         check_index("index", index)

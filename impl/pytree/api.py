@@ -18,7 +18,7 @@ request was refused and the largest request count seen (the shim's
 from __future__ import annotations
 
 from maplecheck.tree import (EINVAL, ENOMEM, MA_ERROR, MA_START, Cyclic, Found, MapleUsageError,
-                             check_entry, check_index, xa_is_advanced)
+                             StoreCalls, check_entry, check_index, xa_is_advanced)
 
 from .gap import mtree_alloc_cyclic
 from .iterate import mt_find, mt_find_after, mt_next, mt_prev
@@ -134,7 +134,7 @@ def mas_erase_gfp(mas: MaState):
     return entry
 
 
-class PyApiMixin:
+class PyApiMixin(StoreCalls):
     """Protocol methods beyond ``mtree_*`` for PyTree (needs ``self.mt``, ``_reset_cursor``)."""
 
     __slots__ = ()
@@ -157,31 +157,19 @@ class PyApiMixin:
 
     @staticmethod
     def _store_how(how: str, mas: MaState, entry) -> int:
-        if how == "gfp":
+        if how == "store_gfp":
             return mas_store_gfp_retry(mas, entry)
-        if how == "nowait":
+        if how == "store_nowait":
             mas_store(mas, entry)  # destroys the state itself, also on error
             return mas.error if mas.status == MA_ERROR else 0
         wr = mas_preallocate(mas, entry)
         if isinstance(wr, int):
             return wr
-        if how == "prealloc":
+        if how == "store_prealloc":
             mas_store_prealloc(wr)
         else:
             mas_destroy(mas)
         return 0
-
-    def store_gfp(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("gfp", first, last, entry, fail_at)
-
-    def store_nowait(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("nowait", first, last, entry, fail_at)
-
-    def store_prealloc(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("prealloc", first, last, entry, fail_at)
-
-    def prealloc_destroy(self, first, last, entry, fail_at=None) -> int:
-        return self._store_api("destroy", first, last, entry, fail_at)
 
     def mas_erase(self, index, fail_at=None):
         check_index("index", index)
