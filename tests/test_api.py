@@ -105,7 +105,7 @@ def test_linux_mutant_caught(stock_src, tmp_path, name):
     func, old, new, kinds = LINUX_MUTANTS[name]
     bad = patched_tree(stock_src, tmp_path / f"linux-{name}", func, old, new)
     res = run_campaign("linux", seed=1, steps=8000, linux_src=str(bad), out=tmp_path / "out",
-                       example_len=300, bulk_max=200, shrink_budget_s=30)
+                       example_len=300, bulk_max=200, shrink_budget_s=10)
     assert res.failures and res.failures[0].kind in kinds, res.failures and res.failures[0].message
     flags, ops = read_trace(res.failures[0].trace)
     assert check_trace("linux", flags, ops, str(bad)) is not None
@@ -122,7 +122,7 @@ def test_both_catch_a_wrong_preallocation_count(stock_src, tmp_path, monkeypatch
         return n + 1 if mas.store_type == pywrite.wr_split_store else n
     monkeypatch.setattr(pywrite, "mas_prealloc_calc", one_more)
     res = run_campaign("both", seed=5, steps=6000, linux_src=str(stock_src), out=tmp_path,
-                       example_len=500, bulk_max=200, shrink_budget_s=20)
+                       example_len=500, bulk_max=200, shrink_budget_s=5)
     # caught by the node-request comparison, or where the extra node decides -ENOMEM
     assert res.failures and res.failures[0].kind in ("alloc", "result"), res.failures
 
