@@ -61,6 +61,10 @@ def report(args, res) -> None:
     if res.store_types:
         say("write-path classifications in the Python tree: "
             + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
+    if res.ops:
+        say("operations: " + ", ".join(f"{k} {v}" for k, v in sorted(res.ops.items())))
+    for line in res.nomem_lines():
+        say("allocation failure: " + line)
     for name, n in sorted(res.known.items()):
         say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
     for name, n in sorted(res.deviations.items()):

@@ -51,11 +51,27 @@ OPS: dict[str, str] = {
     "alloc_rrange": "ieii",
     "dup": "f",
     "destroy": "",
+    "store_gfp": "iief",
+    "store_nowait": "iief",
+    "store_prealloc": "iief",
+    "prealloc_destroy": "iief",
+    "mas_erase": "if",
+    "alloc_cyclic": "eiii",
+    "mt_find": "ii",
+    "mt_find_after": "ii",
+    "mt_next": "ii",
+    "mt_prev": "ii",
 }
 
 #: operations that may change a tree (the validator runs after these)
 WRITES = frozenset({"store_range", "insert_range", "erase", "replace", "set_rcu",
-                    "alloc_range", "alloc_rrange", "dup", "destroy"})
+                    "alloc_range", "alloc_rrange", "dup", "destroy", "store_gfp",
+                    "store_nowait", "store_prealloc", "prealloc_destroy", "mas_erase",
+                    "alloc_cyclic"})
+
+#: writes whose -ENOMEM depends on how many nodes the tree needs: with fail_at
+#: set, the tree under test decides between 0 and -ENOMEM (see maplecheck.tree)
+NOMEM_DECIDED = frozenset({"store_nowait", "store_prealloc", "prealloc_destroy"})
 
 
 class TraceError(ValueError):

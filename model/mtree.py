@@ -46,10 +46,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from .api import ApiMixin
+
 from maplecheck.tree import (
     MasNullNode,
     CREATE_FLAGS, EBUSY, EEXIST, EINVAL, ENOENT, MA_ACTIVE, MA_NONE, MA_OVERFLOW, MA_PAUSE,
-    MA_ROOT, MA_START, MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_HEIGHT_MASK,
+    MA_ROOT, MA_START, MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_ALLOC_WRAPPED, MT_FLAGS_HEIGHT_MASK,
     MT_FLAGS_USE_RCU, Alloc, Area, MapleUsageError, MasResult, Walk, check_entry, check_index,
     XA_ZERO_ENTRY, mt_is_reserved, xa_is_advanced,
 )
@@ -72,7 +74,7 @@ def _is_root_safe(entry) -> bool:
     return entry & 3 != 2
 
 
-class ModelTree:
+class ModelTree(ApiMixin):
     """One abstract maple tree (see the module docstring)."""
 
     __slots__ = ("_flags", "_lasts", "_entries", "_root",
@@ -758,7 +760,8 @@ class ModelTree:
         """``__mt_dup``: always ``(0, copy)`` (the model has no nodes; ``fail_at`` is ignored)."""
         if fail_at is not None and (type(fail_at) is not int or fail_at < 1):
             raise MapleUsageError(f"fail_at={fail_at!r} is not None or an int >= 1")
-        new = ModelTree(self._flags)
+        new = ModelTree(self._flags & CREATE_FLAGS)
+        new._flags = self._flags  # MT_FLAGS_ALLOC_WRAPPED travels with the attributes
         new._lasts = list(self._lasts)
         new._entries = list(self._entries)
         new._root = self._root
@@ -793,7 +796,7 @@ class ModelTree:
             out.append(f"model.root_empty: flagged empty but holds {len(lasts)} ranges")
         if self._root not in (ROOT_EMPTY, ROOT_ENTRY, ROOT_NODE):
             out.append(f"model.root_kind: {self._root!r}")
-        if self._flags & ~CREATE_FLAGS:
+        if self._flags & ~(CREATE_FLAGS | MT_FLAGS_ALLOC_WRAPPED):
             out.append(f"model.flags: {self._flags:#x} has bits outside {CREATE_FLAGS:#x}")
         return out
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from maplecheck.ops import TraceError, write_trace
+from maplecheck.ops import NOMEM_DECIDED, TraceError, write_trace
 
 from .gen import example_ops
 from .impls import impl_names, linux_tree, open_session, python_follows_linux
@@ -77,6 +77,26 @@ class CampaignResult:
     store_types: Counter = field(default_factory=Counter)
     #: why the campaign stopped early: "" (it did not), "interrupted", "out of time"
     stopped: str = ""
+    #: operations sent, by name
+    ops: Counter = field(default_factory=Counter)
+    #: per impl and store type: [most nodes one write requested, hits for k = 1..]
+    nomem: dict = field(default_factory=dict)
+
+    def nomem_lines(self) -> list[str]:
+        """One line per impl and store type: the refused request indices hit, out of those reachable."""
+        from maplecheck.impl.pytree.state import STORE_TYPE_NAMES
+        out = []
+        for impl, rows in sorted(self.nomem.items()):
+            for t, (most, hits) in sorted(rows.items()):
+                if not most and not any(hits):
+                    continue
+                name = STORE_TYPE_NAMES[t] if t < len(STORE_TYPE_NAMES) else str(t)
+                hit = [k + 1 for k, n in enumerate(hits) if n]
+                missing = [k for k in range(1, most + 1) if k not in hit]
+                out.append(f"{impl} {name}: up to {most} nodes per write, -ENOMEM at k="
+                           f"{_ranges(hit) or '-'}" + (f" (missing {_ranges(missing)})" if missing
+                                                         else " (every index)"))
+        return out
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
@@ -95,6 +115,33 @@ def _stop_exceptions() -> tuple:
     """What ends work early without being a finding: an interrupt, or the time limit."""
     from maplecheck.impl.linux.worker import OutOfTime
     return (KeyboardInterrupt, OutOfTime)
+
+
+def _ranges(ks: list[int]) -> str:
+    """[1, 2, 3, 5] -> '1-3,5'."""
+    out, i = [], 0
+    while i < len(ks):
+        j = i
+        while j + 1 < len(ks) and ks[j + 1] == ks[j] + 1:
+            j += 1
+        out.append(f"{ks[i]}-{ks[j]}" if j > i else f"{ks[i]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def _take_nomem(res: "CampaignResult", ls: Lockstep) -> None:
+    """Add the trees' allocation-failure coverage of one example to the campaign's."""
+    for name, sess in ls.impls.items():
+        take = getattr(sess, "nomem_coverage", None)
+        rows = take() if take else None
+        if not rows:
+            continue
+        acc = res.nomem.setdefault(name, {})
+        for t, (most, hits) in enumerate(rows):
+            if not most and not any(hits):
+                continue
+            m, h = acc.get(t, (0, [0] * len(hits)))
+            acc[t] = (max(m, most), [a + b for a, b in zip(h, hits)])
 
 
 # ---------------------------------------------------------------- running ops
@@ -126,8 +173,8 @@ def _needs_single_step(op: tuple) -> bool:
     (the known-bug check) — see :class:`Lockstep`.
     """
     name, _t, *args = op
-    if name == "dup":
-        return args[0] is not None
+    if name == "dup" or name in NOMEM_DECIDED:
+        return args[-1] is not None
     return name == "destroy" or may_deviate(op)
 
 
@@ -464,6 +511,8 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
         ls = open_lockstep(impl, flags, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
         try:
             run_ops(ls, ops)
+            _take_nomem(res, ls)
+            res.ops.update(op[0] for op in ops)
             res.heights[ls.max_height] += 1
             res.known.update(ls.known_avoided)
             res.deviations.update(ls.deviations)

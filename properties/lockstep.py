@@ -28,10 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maplecheck.dump import dump_diff, dump_ranges
-from maplecheck.ops import WRITES, Session, format_op, format_result, plain
+from maplecheck.ops import NOMEM_DECIDED, WRITES, Session, format_op, format_result, plain
 from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 
 from .known import destroy_workaround, deviation_for
+
+
+#: writes whose node requests are compared between two trees (maplecheck.tree's caller API)
+ALLOC_COMPARED = frozenset({"store_gfp", "store_nowait", "store_prealloc", "prealloc_destroy",
+                            "mas_erase"})
 
 
 class Divergence(AssertionError):
@@ -69,6 +74,16 @@ class LocalSession(Session):
 
     def live_nodes(self) -> int:
         return self.factory.live_nodes()
+
+    def nomem_coverage(self):
+        """The tree's allocation-failure coverage since the last call, or None (the model)."""
+        take = getattr(self.factory, "nomem_coverage", None)
+        return take() if take else None
+
+    def last_alloc(self):
+        """(store type, nodes requested) of the tree's last caller-API write, or None."""
+        take = getattr(self.factory, "last_alloc", None)
+        return take() if take else None
 
     #: in a batch, a Python validator walks at most about this many nodes per write
     VALIDATE_NODES_PER_WRITE = 64
@@ -140,6 +155,14 @@ class Lockstep:
         if name == "destroy" and self.avoid_known_bugs:
             self._step_around_known_bugs(t)
         before = self._pre_op_facts(op)
+        if self._nomem_decided(op) and len(self.impls) > 1 and not self.compare_dumps:
+            # trees of different shapes need different node counts: no refusal to compare
+            op = (*op[:-1], None)
+            self.history[-1] = op
+        if self._nomem_decided(op):
+            self._model_before = self.model.tree(t).dup()[1]
+            self._model_before._mas_index, self._model_before._mas_last = \
+                self.model.tree(t)._mas_index, self.model.tree(t)._mas_last
         if name == "dup" and before and len(set(before.values())) > 1:
             # trees of different shapes (a kernel our tree does not follow) fail at
             # different node requests: where -ENOMEM comes is structure, not compared
@@ -152,6 +175,10 @@ class Lockstep:
             return None
         if name == "dup" and args[0] is not None and before:
             expect = self._expected_dup(args[0], before)
+        decided = self._nomem_decided(op)
+        if decided:
+            live = {n: s.live_nodes() for n, s in self.impls.items()}
+        first = True
         for impl_name, sess in self.impls.items():
             try:
                 got = sess.step(op)
@@ -163,17 +190,63 @@ class Lockstep:
                     raise
                 raise Divergence(i, "exception", f"{impl_name} raised on {_fmt_op(op)}: "
                                  f"{type(e).__name__}: {e}") from e
+            if decided and first and got == -ENOMEM and expect == 0:
+                self._model_undo_refused(op)  # the tree needed the refused node: nothing stored
+                expect = got
+            first = False
             if got != expect and deviation is not None and got == deviation[1]:
                 expect = self._follow_deviation(t, deviation)
             if got != expect:
                 raise Divergence(i, "result", f"{_fmt_op(op)}: model={_fmt_result(expect)} "
                                  f"{impl_name}={_fmt_result(got)}")
+            if decided and got == -ENOMEM and sess.live_nodes() != live[impl_name]:
+                raise Divergence(i, "leak", f"{_fmt_op(op)}: {impl_name} returned -ENOMEM with "
+                                 f"{sess.live_nodes() - live[impl_name]} nodes left allocated")
+        if name in ALLOC_COMPARED and len(self.impls) > 1 and self.compare_dumps:
+            self._check_alloc(op, i)
         if name in WRITES:
             self.writes += 1
             self._check_after_write(op, i)
         return expect
 
+    def _check_alloc(self, op: tuple, i: int) -> None:
+        """Two trees of one version classify a write alike and request as many nodes for it.
+
+        A wrong preallocation count is a bug even when the tree comes out right.
+        """
+        seen = {n: s.last_alloc() for n, s in self.impls.items()}
+        (n1, a1), *rest = [(n, tuple(a)) for n, a in seen.items() if a is not None]
+        for n2, a2 in rest:
+            if a1 != a2:
+                raise Divergence(i, "alloc", f"{_fmt_op(op)}: (store type, nodes requested) "
+                                 f"{n1}={a1} {n2}={a2}")
+
+    @staticmethod
+    def _nomem_decided(op: tuple) -> bool:
+        """Does the tree under test decide between 0 and -ENOMEM (see ops.NOMEM_DECIDED)?"""
+        return op[0] in NOMEM_DECIDED and op[-1] is not None
+
+    def _model_undo_refused(self, op: tuple) -> None:
+        """The model stepped as if the write succeeded; put back the state before it."""
+        name, t, *_ = op
+        self.model.trees[t] = self._model_before
+        self.model.trees[t].write_refused()
+
     def run_batch(self, ops: list[tuple], validate_each: bool = True) -> None:
+        """Apply many operations; a write whose -ENOMEM the tree decides runs on its own."""
+        seg: list[tuple] = []
+        for op in ops:
+            if self._nomem_decided(op):
+                if seg:
+                    self._run_segment(seg, validate_each)
+                    seg = []
+                self.apply(op)
+            else:
+                seg.append(op)
+        if seg:
+            self._run_segment(seg, validate_each)
+
+    def _run_segment(self, ops: list[tuple], validate_each: bool = True) -> None:
         """Apply many operations, letting sessions with a batch path use it.
 
         Results are compared operation by operation; the validator's verdict
@@ -261,11 +334,7 @@ class Lockstep:
 
     def _model_dup_failed(self) -> None:
         """The model's copy of a failed dup is an empty tree with the same flags."""
-        sessions = self.model.trees
-        copy = sessions[-1]
-        flags = copy.flags()
-        copy.destroy()
-        sessions[-1] = self.model.factory.create(flags)
+        self.model.trees[-1].destroy()  # keeps the attributes (MT_FLAGS_ALLOC_WRAPPED too)
 
     # ------------------------------------------------------------ whole-tree checks
     def _check_after_write(self, op: tuple, i: int) -> None:

@@ -31,6 +31,7 @@ from maplecheck.ops import OPS, Session, TraceError
 from maplecheck.tree import (CREATE_FLAGS, Alloc, Area, MapleUsageError, MasResult, Walk,
                              check_entry, check_index, mt_attr, mt_height)
 
+from .api import API_DECODERS, API_OPCODES, LinuxApiMixin, declare_api
 from .build import build_adapter
 
 U64 = ctypes.c_uint64
@@ -44,11 +45,12 @@ OPCODES = {
     "mas_prev_range": 14, "mas_find_rev": 15, "mas_find_range_rev": 16,
     "empty_area": 17, "empty_area_rev": 18, "alloc_range": 19, "alloc_rrange": 20,
     "dup": 21, "destroy": 22,
+    **API_OPCODES,
 }
 CURSOR_OPS = {n: c - 9 for n, c in OPCODES.items() if 9 <= c <= 16}
 assert set(OPCODES) == set(OPS), "batch opcodes out of step with maplecheck.ops.OPS"
 
-ABI = 1
+ABI = 2
 
 
 def _s64(w: int) -> int:
@@ -114,6 +116,7 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
+    declare_api(lib)
     if lib.mc_abi() != ABI:
         raise AdapterLoadError(f"{key}: shim ABI {lib.mc_abi()} != {ABI}; rebuild")
     lib.mc_init()
@@ -167,7 +170,7 @@ def split_messages(text: str, count: int) -> list[str]:
 
 # ------------------------------------------------------------------ trees
 
-class LinuxTree:
+class LinuxTree(LinuxApiMixin):
     """One kernel maple tree (a ``struct maple_tree`` plus its cursor ``ma_state``)."""
 
     __slots__ = ("_lib", "_h", "_out", "factory")
@@ -416,6 +419,7 @@ _DECODERS = {name: (_d_ret if name in ("store_range", "insert_range", "dup") els
                     _d_area if name.startswith("empty_area") else
                     _d_alloc if name.startswith("alloc_") else _d_none)
              for name in OPS}
+_DECODERS.update(API_DECODERS)
 
 
 @dataclass
@@ -541,6 +545,16 @@ class LinuxSession(Session):
 
     def live_nodes(self) -> int:
         return self.factory.live_nodes()
+
+    def nomem_coverage(self):
+        """Allocation-failure coverage since the last call (see shim_api.c)."""
+        from .api import coverage  # noqa: PLC0415
+        return coverage(self.factory.lib)
+
+    def last_alloc(self) -> tuple[int, int]:
+        """(store type, nodes requested) of the last caller-API write (see shim_api.c)."""
+        from .api import last_alloc  # noqa: PLC0415
+        return last_alloc(self.factory.lib)
 
 
 __all__ = ["AdapterLoadError", "LinuxFactory", "LinuxSession", "LinuxTree", "OPCODES",

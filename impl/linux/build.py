@@ -28,6 +28,7 @@ from .source import LinuxSourceError, cache_dir, kernel_info, kernel_source
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "shim.c"
+SHIM_API = HERE / "shim_api.c"  # #included by shim.c
 
 COMMON_FLAGS = ["-std=gnu11", "-fPIC", "-shared", "-pthread", "-Wall",
                 "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
@@ -75,6 +76,7 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     h.update(SHIM.read_bytes())
     # the library's debug info names source files: a tree elsewhere gets its own build
     h.update(str(src.resolve()).encode())
+    h.update(SHIM_API.read_bytes())
     h.update(Path(__file__).read_bytes())  # how the tree is built is an input too
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:

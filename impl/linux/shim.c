@@ -309,7 +309,7 @@ int mc_init(void)
 int mc_abi(void)
 {
 	/* bump when a signature or encoding below changes */
-	return 1;
+	return 2;
 }
 
 static void mc_cursor_init(struct mc_tree *t)
@@ -765,8 +765,12 @@ enum {
 	OP_STORE_RANGE = 0, OP_INSERT_RANGE, OP_ERASE, OP_REPLACE, OP_SET_RCU,
 	OP_LOAD, OP_WALK, OP_MAS_SET, OP_MAS_PAUSE, OP_CURSOR0,
 	OP_EMPTY_AREA = OP_CURSOR0 + 8, OP_EMPTY_AREA_REV, OP_ALLOC_RANGE,
-	OP_ALLOC_RRANGE, OP_DUP, OP_DESTROY, OP_COUNT
+	OP_ALLOC_RRANGE, OP_DUP, OP_DESTROY, OP_COUNT,
+	OP_API_END = OP_COUNT + 10	/* the opcodes of shim_api.c */
 };
+
+static int mc_api_batch_op(struct mc_tree *t, u64w code, const u64w *op,
+			   u64w *r);
 
 static long mc_batch_run(const u64w *ops, long n, u64w *res,
 			 struct mc_tree **trees, long *ntrees, long cap,
@@ -780,7 +784,7 @@ static long mc_batch_run(const u64w *ops, long n, u64w *res,
 		u64w code = op[0], tn = op[1];
 		struct mc_tree *t, *check = NULL;
 
-		if (tn >= (u64w)*ntrees || !trees[tn] || code >= OP_COUNT)
+		if (tn >= (u64w)*ntrees || !trees[tn] || code >= OP_API_END)
 			return -(i + 1);
 		t = trees[tn];
 		r[0] = r[1] = r[2] = r[3] = 0;
@@ -852,6 +856,8 @@ static long mc_batch_run(const u64w *ops, long n, u64w *res,
 		default:
 			if (code >= OP_CURSOR0 && code < OP_CURSOR0 + 8)
 				mc_cursor(t, code - OP_CURSOR0, op[2], r);
+			else if (code >= OP_COUNT && mc_api_batch_op(t, code, op, r))
+				check = t;
 			break;
 		}
 		if (validate && check && mc_validate(check, NULL)) {
@@ -941,3 +947,5 @@ long mc_test_crash(int how)
 	raise(SIGSEGV);
 	return 0;
 }
+
+#include "shim_api.c"	/* the rest of the caller API */

@@ -445,6 +445,12 @@ class RemoteLinuxSession:
     def live_trees(self) -> list[int]:
         return self._call("live_trees")
 
+    def nomem_coverage(self):
+        return self._call("nomem_coverage")
+
+    def last_alloc(self):
+        return self._call("last_alloc")
+
     def crash_for_test(self, how: int = 0) -> None:
         """Test only: make the child crash (0 NULL dereference, 1 BUG(), 2 use-after-free)."""
         self._call("crash", how)
@@ -570,6 +576,10 @@ def _serve(lib_path: str, flags: int) -> int:
                 val = session.validate(args[0])
             elif cmd == "live_nodes":
                 val = factory.live_nodes()
+            elif cmd == "nomem_coverage":
+                val = session.nomem_coverage()
+            elif cmd == "last_alloc":
+                val = session.last_alloc()
             elif cmd == "live_trees":
                 val = [i for i, _ in session.live_trees()]
             elif cmd == "crash":

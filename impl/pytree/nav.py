@@ -246,14 +246,25 @@ def mas_replace_node(mas, old_enode) -> None:
 
 
 def mas_node_count(mas, count: int) -> bool:
-    """Make sure the pool holds ``count`` nodes; False (and nothing taken) on -ENOMEM."""
+    """Make sure the pool holds ``count`` nodes; False on -ENOMEM (the pool keeps what it got)."""
     pool = mas.alloc
     if pool is None:
         pool = mas.alloc = []
     need = count - len(pool)
     if need <= 0:
         return True
-    got = mas.tree.alloc.alloc_bulk([maple_range_64] * need)
+    alloc = mas.tree.alloc
+    if not pool:
+        # Linux's mas_alloc_nodes: one node first (it heads the state's list), then the
+        # rest in bulk; the first stays in the pool when the bulk request is refused
+        head = alloc.alloc(maple_range_64)
+        if head is None:
+            return False
+        pool.append(head)
+        need -= 1
+        if not need:
+            return True
+    got = alloc.alloc_bulk([maple_range_64] * need)
     if got is None:
         return False
     pool.extend(got)

@@ -7,6 +7,7 @@ from maplecheck.tree import (CREATE_FLAGS, MT_FLAGS_USE_RCU, Alloc, Area, MapleU
                              MasResult, Walk, check_entry, check_index, mt_attr, xa_is_node)
 
 from .alloc import NodeAllocator
+from .api import PyApiMixin
 from .dumper import dump_tree
 from .mtree import MapleTree
 from .nav import mte_destroy_walk
@@ -16,7 +17,7 @@ from .walk import mas_walk, mtree_load
 from .write import mtree_erase, mtree_insert_range, mtree_store_range
 
 
-class PyTree:
+class PyTree(PyApiMixin):
     """One Python maple tree plus its cursor ``ma_state``."""
 
     __slots__ = ("factory", "mt", "cursor")
@@ -179,3 +180,13 @@ class PyFactory:
 
     def live_nodes(self) -> int:
         return self.alloc.live
+
+    def nomem_coverage(self):
+        """Allocation-failure coverage since the last call (see impl.pytree.api)."""
+        from .api import take_coverage  # noqa: PLC0415
+        return take_coverage()
+
+    def last_alloc(self) -> tuple[int, int]:
+        """(store type, nodes requested) of the last caller-API write."""
+        from .api import LAST_ALLOC  # noqa: PLC0415
+        return tuple(LAST_ALLOC)
