@@ -21,24 +21,30 @@ from .node import ma_data_end
 
 
 def mas_leaf_max_gap(mas) -> int:
-    node = mas.tree.alloc.nodes[mas.node >> 8]
+    """The largest gap of the leaf at mas (limits mas.min, mas.max)."""
+    return ma_leaf_max_gap(mas.tree.alloc.nodes[mas.node >> 8], (mas.node >> 3) & 0xF,
+                           mas.min, mas.max)
+
+
+def ma_leaf_max_gap(node, type: int, min: int, max: int) -> int:
+    """ma_leaf_max_gap(): the largest NULL range of a leaf spanning [min, max]."""
     slots = node.slot
     pivots = node.pivot
     max_gap = 0
     if not slots[0]:
-        max_gap = (pivots[0] - mas.min + 1) & MAX
+        max_gap = (pivots[0] - min + 1) & MAX
         i = 2
     else:
         i = 1
-    end = ma_data_end(node, (mas.node >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, type, max)
     if end == 0:  # a one-slot leaf (only the root can be one)
         return max_gap
     max_piv = end - 1
-    if mas.max == MAX and not slots[max_piv + 1]:
+    if max == MAX and not slots[max_piv + 1]:
         gap = MAX - pivots[max_piv]
         if gap > max_gap:
             max_gap = gap
-        if max_gap > pivots[max_piv] - mas.min:
+        if max_gap > pivots[max_piv] - min:
             return max_gap
     while i <= max_piv:
         if slots[i]:

@@ -223,22 +223,24 @@ def mas_adopt_children(mas, parent) -> None:
 # ------------------------------------------------------------------ publishing
 
 
-def mas_put_in_tree(mas, old_enode) -> None:
-    """Publish mas.node in place of old_enode (parent slot or the root), then mark the old dead."""
+def mas_put_in_tree(mas, old_enode, new_height: int | None = None) -> None:
+    """Publish mas.node in place of old_enode (parent slot or the root), then mark the old dead.
+
+    A new root sets the tree's height: ``new_height`` (7.3) or the state's depth (6.12)."""
     tree = mas.tree
     node = tree.alloc.nodes[mas.node >> 8]
     if node.parent & 1:
         node.parent = tree.addr | 1
         tree.ma_root = mas.node | 2
-        tree.mt_set_height(mas.depth)
+        tree.mt_set_height(mas.depth if new_height is None else new_height)
     else:
         p = node.parent
         tree.alloc.nodes[p >> 8].slot[(p & 0xFC) >> 3] = mas.node
     mte_set_node_dead(mas, old_enode)
 
 
-def mas_replace_node(mas, old_enode) -> None:
-    mas_put_in_tree(mas, old_enode)
+def mas_replace_node(mas, old_enode, new_height: int | None = None) -> None:
+    mas_put_in_tree(mas, old_enode, new_height)
     mas_free(mas, old_enode)
 
 

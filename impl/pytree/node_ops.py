@@ -156,12 +156,15 @@ class LeafWrite(NamedTuple):
 
 
 def leaf_write_setup(pivots, slots, end: int, offset: int, index, last, entry, min, max,
-                     min_slots: int, nslots: int, is_root: bool, rcu: bool, bulk: bool = False):
+                     min_slots: int, nslots: int, is_root: bool, rcu: bool, bulk: bool = False,
+                     v7: bool = False):
     """From the walk's slot ``offset`` (the slot holding ``index``) to the store type.
 
     mas_wr_end_piv, mas_wr_extend_null for a NULL entry, mas_wr_new_end, then
     the classification of mas_wr_store_type in the kernel's order.  The write
-    must not be spanning (:func:`is_span_wr`).
+    must not be spanning (:func:`is_span_wr`).  ``v7``: the 7.3 choice (bulk
+    mode no longer blocks a rebalance; an under-full root outside RCU mode may
+    still append or slot-store).
     """
     r_min = safe_min(pivots, offset, min)
     r_max = safe_pivot(pivots, offset, max)
@@ -176,7 +179,14 @@ def leaf_write_setup(pivots, slots, end: int, offset: int, index, last, entry, m
     elif br(index == 0) and br(last == ULONG_MAX):
         st = WR_NEW_ROOT
     elif new_end < min_slots:
-        st = WR_REBALANCE if (not is_root and not bulk) else WR_NODE_STORE
+        if not is_root and (v7 or not bulk):
+            st = WR_REBALANCE
+        elif v7 and not rcu and offset == end:
+            st = WR_APPEND
+        elif v7 and not rcu and new_end == end and offset_end - offset == 1:
+            st = WR_SLOT_STORE
+        else:
+            st = WR_NODE_STORE
     elif new_end >= nslots:
         st = WR_SPLIT_STORE
     elif not rcu and offset == end:

@@ -59,6 +59,8 @@ def mas_extend_spanning_null(l_wr: WrState, r_wr: WrState) -> None:
         else:
             l_mas.index = l_mas.min
         l_mas.offset = l_slot - 1
+        if l_mas.tree.v7:
+            l_wr.r_min = l_mas.index
     if not r_wr.content:
         if r_mas.last < r_wr.r_max:
             r_mas.last = r_wr.r_max

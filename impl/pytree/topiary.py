@@ -39,8 +39,8 @@ def mas_topiary_node(mas, tmp, in_rcu: bool) -> None:
     mas_free(mas, enode)
 
 
-def mas_topiary_replace(mas, old_enode) -> None:
-    mas_put_in_tree(mas, old_enode)
+def mas_topiary_replace(mas, old_enode, new_height: int | None = None) -> None:
+    mas_put_in_tree(mas, old_enode, new_height)
     tmp = [mas.copy(), _none(mas), _none(mas)]
     tmp[0].offset = 0
     tmp_next = [MaState(mas.tree), MaState(mas.tree), MaState(mas.tree)]

@@ -29,7 +29,7 @@ def mas_start(mas: MaState):
     mas.depth = 0
     root = mas.tree.ma_root
     if root is not None and xa_is_node(root):
-        mas.depth = 1
+        mas.depth = 0 if mas.tree.v7 else 1  # the root's depth: 0 since 7.x
         mas.status = MA_ACTIVE
         mas.node = mte_safe_root(root)
         mas.offset = 0

@@ -31,6 +31,8 @@ from .big_node import BigNode, mas_store_b_node
 from .gaps_update import mas_update_gap
 from .nav import (mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta,
                   set_meta)
+from .maple_copy import mas_wr_rebalance, mas_wr_split
+from .maple_copy import mas_wr_spanning_store as mas_wr_spanning_store_v7
 from .node import MapleNode, maple_leaf_64
 from .rebalance import mas_rebalance
 from .spanning import mas_new_root, mas_wr_spanning_store
@@ -116,7 +118,7 @@ def mas_wr_store_type(wr: WrState) -> None:
                            wr.entry, mas.min, mas.max, geo.min_slots[wr.type],
                            geo.slots[wr.type],
                            bool(tree.alloc.nodes[mas.node >> 8].parent & 1),
-                           bool(tree.ma_flags & 2), bool(mas.mas_flags & 1))
+                           bool(tree.ma_flags & 2), bool(mas.mas_flags & 1), tree.v7)
     mas.offset = w.offset
     wr.offset_end = w.offset_end
     mas.index = w.index
@@ -148,9 +150,12 @@ def mas_wr_prealloc_setup(wr: WrState) -> None:
     wr.content = mas_start(mas)
 
 
-def mas_prealloc_calc(mas, entry) -> int:
+def mas_prealloc_calc(mas, entry, wr: WrState | None = None) -> int:
+    """The node request of a store (6.12; 7.3 through :func:`mas_prealloc_calc_v7`)."""
     h = mas.tree.mt_height()
     st = mas.store_type
+    if mas.tree.v7 and wr is not None:
+        return mas_prealloc_calc_v7(mas, wr, h)
     if st == wr_new_root:
         return 1
     if st == wr_store_root:
@@ -170,8 +175,25 @@ def mas_prealloc_calc(mas, entry) -> int:
     return h * 3 + 1
 
 
-#: how often each store type was chosen, over the process (write-path coverage)
-STORE_TYPE_COUNTS = [0] * 10
+def mas_prealloc_calc_v7(mas, wr: WrState, height: int) -> int:
+    """7.3: only the levels from the deepest one that can absorb the change are rebuilt
+    (``vacant_height``: room for one more slot; ``sufficient_height``: enough to lose one)."""
+    st = mas.store_type
+    delta = height - wr.vacant_height
+    if st in (wr_exact_fit, wr_append, wr_slot_store):
+        return 0
+    if st == wr_spanning_store:
+        if wr.sufficient_height < wr.vacant_height:
+            return (height - wr.sufficient_height) * 3 + 1
+        return delta * 3 + 1
+    if st == wr_split_store:
+        return delta * 2 + 1
+    if st == wr_rebalance:
+        if wr.sufficient_height < wr.vacant_height:
+            return (height - wr.sufficient_height) * 2 + 1
+        return delta * 2 + 1
+    return mas_prealloc_calc(mas, wr.entry)
+
 
 
 def mas_wr_preallocate(wr: WrState, entry) -> bool:
@@ -180,7 +202,7 @@ def mas_wr_preallocate(wr: WrState, entry) -> bool:
     mas_wr_prealloc_setup(wr)
     mas_wr_store_type(wr)
     STORE_TYPE_COUNTS[mas.store_type] += 1
-    request = mas_prealloc_calc(mas, entry)
+    request = mas_prealloc_calc(mas, entry, wr)
     if not request:
         return True
     if not mas_node_count(mas, request):
@@ -234,7 +256,7 @@ def mas_wr_node_store(wr: WrState, new_end: int) -> None:
     if in_rcu:
         old_enode = mas.node
         mas.node = new_enode
-        mas_replace_node(mas, old_enode)
+        mas_replace_node(mas, old_enode, tree.mt_height())
     else:
         old.pivot[:] = dst_p
         old.slot[:] = dst_s
@@ -325,9 +347,15 @@ def mas_wr_store_entry(wr: WrState) -> None:
     elif st == wr_slot_store:
         mas_wr_slot_store(wr)
     elif st == wr_split_store or st == wr_rebalance:
-        mas_wr_bnode(wr)
+        if mas.tree.v7:
+            (mas_wr_rebalance if st == wr_rebalance else mas_wr_split)(wr)
+        else:
+            mas_wr_bnode(wr)
     elif st == wr_spanning_store:
-        mas_wr_spanning_store(wr)
+        if mas.tree.v7:
+            mas_wr_spanning_store_v7(wr)
+        else:
+            mas_wr_spanning_store(wr)
     elif st == wr_store_root:
         mas_store_root(mas, wr.entry)
     elif st == wr_new_root:
