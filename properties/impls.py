@@ -38,10 +38,21 @@ DEFAULT_PROFILE = "6.12"
 def python_profile(linux_src: str | None = None) -> str:
     """The pytree write-path profile following the Linux tree in use (profile.py);
     a tree our profiles do not follow gets the newest profile."""
-    from maplecheck.impl.pytree.profile import NEWEST, profile_for, source_version
+    from maplecheck.impl.pytree.profile import NEWEST, profile_for
     if not linux_src:
         return DEFAULT_PROFILE
-    return profile_for(source_version(linux_src)) or NEWEST
+    from maplecheck.impl.linux.source import kernel_info
+    return profile_for(kernel_info(linux_src)["version"]) or NEWEST
+
+
+def pytree_follows_tree(linux_src: str | None = None) -> bool:
+    """Does pytree follow the Linux tree in use node for node (else: compare contents only)?"""
+    from maplecheck.impl.pytree.profile import pytree_follows
+    if not linux_src:
+        return True
+    from maplecheck.impl.linux.source import kernel_info
+    info = kernel_info(linux_src)
+    return pytree_follows(info["version"], {k for k, v in info["features"].items() if v})
 
 
 @lru_cache(maxsize=None)

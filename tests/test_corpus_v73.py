@@ -74,7 +74,7 @@ def test_profile_choice():
     assert profile_for(None) == "7.3"
     assert profile_for("7.2.13") is None and not pytree_follows("7.2.13")
     assert pytree_follows("7.3") and pytree_follows("6.12.1")
-    assert pytree_follows("7.2", features={"maple_copy"})
+    assert not pytree_follows("7.2", features={"maple_copy"})  # 7.2: big-node split
     with pytest.raises(ValueError):
         from maplecheck.impl.pytree import PyFactory
         PyFactory(profile="5.0")

@@ -37,11 +37,11 @@ def profile_for(version: str | None) -> str | None:
 
 
 def pytree_follows(version: str | None, features=None) -> bool:
-    """Does pytree follow this kernel node for node?  ``features`` (from
-    ``kernel_info``) overrides the version when it names the write path:
-    a tree with ``maple_copy`` is followed by the 7.3 profile."""
-    if features is not None and "maple_copy" in features:
-        return True
+    """Does pytree follow this kernel node for node?  Decided by the version:
+    ``kernel_info``'s ``maple_copy`` feature is present in 7.2 too, whose split
+    and rebalance still go through a big node, so it cannot tell 7.2 from 7.3.
+    ``features`` is accepted for the lockstep's query and not needed."""
+    del features
     return profile_for(version) is not None
 
 
@@ -49,19 +49,3 @@ def is_v7(profile: str) -> bool:
     if profile not in PROFILES:
         raise ValueError(f"unknown pytree profile {profile!r} (one of {', '.join(PROFILES)})")
     return profile != "6.12"
-
-
-def source_version(src) -> str | None:
-    """VERSION.PATCHLEVEL.SUBLEVEL from a kernel tree's top Makefile, None if unreadable."""
-    from pathlib import Path  # noqa: PLC0415
-    try:
-        text = (Path(src) / "Makefile").read_text(errors="replace")[:2000]
-    except OSError:
-        return None
-    vals = {}
-    for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL"):
-        m = re.search(rf"^{key}\s*=\s*(\d+)", text, re.M)
-        vals[key] = m.group(1) if m else "0"
-    if "VERSION" not in vals:
-        return None
-    return f"{vals['VERSION']}.{vals['PATCHLEVEL']}.{vals['SUBLEVEL']}"
