@@ -3,7 +3,7 @@
 
 The traces are the corpus' own (tests/corpus/*.jsonl); ``v7.3/NAME.linux.json``
 pins the op results and final dumps produced by Linux 7.3.4's maple tree
-(``make_corpus.py --kernel 7.3 ADAPTER``).  Our tree's 7.3 profile must
+(``make_corpus.py --kernel 7.3``).  Our tree's 7.3 profile must
 reproduce every one; the 6.12 profile must not (the recordings tell the write
 paths apart: 8/9 against 10/7 splits, rebalance, spanning store).
 """

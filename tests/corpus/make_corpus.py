@@ -413,19 +413,15 @@ def replay(factory, flags, ops, track_height=False):
     return results, dumps, heights, hmax
 
 
-def uses_injection(ops) -> bool:
-    """Failure injection (dup with fail_at): the shim counts node requests only
-    through the 6.12 allocation calls, so these are recorded for 6.12 alone."""
-    return any(op[0] == "dup" and len(op) > 2 and op[2] is not None for op in ops)
-
-
-def record_kernel(lib_path, series: str, profile: str) -> int:
-    """Record every scenario's results and dumps from another kernel's adapter
-    (``lib_path``, built from Linux ``series``) into ``corpus/v<series>/``; the
-    traces are the shared ones.  Returns how many differ from pytree's
-    ``profile`` (printed)."""
+def record_kernel(series: str, profile: str) -> int:
+    """Record every scenario's results and dumps from Linux ``series`` (the
+    ``--kernel`` adapter) into ``corpus/v<series>/``; the traces are the shared
+    ones.  Returns how many differ from pytree's ``profile`` (printed)."""
     from maplecheck.impl.linux.adapter import LinuxFactory
     from maplecheck.impl.pytree import PyFactory
+    from maplecheck.properties.impls import linux_library, linux_tree
+
+    lib_path = linux_library(linux_tree(None, series), False)
 
     define()
     out = HERE / f"v{series}"
@@ -434,8 +430,6 @@ def record_kernel(lib_path, series: str, profile: str) -> int:
     bad = 0
     for name in SCENARIOS:
         flags, targets, note, ops, focus = SCENARIOS[name]
-        if uses_injection(ops):
-            continue
         results, dumps, heights, hmax = replay(lx, flags, ops, track_height=True)
         results = json.loads(json.dumps(results))
         record = {"name": name, "kernel": series, "flags": flags, "ops": len(ops),
@@ -528,6 +522,6 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--kernel"]:
-        # make_corpus.py --kernel 7.3 ADAPTER.so: record the 7.3 results for the same traces
-        sys.exit(1 if record_kernel(sys.argv[3], sys.argv[2], sys.argv[2]) else 0)
+        # make_corpus.py --kernel 7.3: record Linux 7.3's results for the same traces
+        sys.exit(1 if record_kernel(sys.argv[2], sys.argv[2]) else 0)
     sys.exit(main(sys.argv[1:]))
