@@ -24,7 +24,7 @@ from maplecheck.ops import TraceError, write_trace
 from maplecheck.tree import MAX
 
 from .gen import example_ops
-from .impls import impl_names, linux_tree, open_session
+from .impls import impl_names, linux_tree, open_session, pytree_follows_tree
 from .lockstep import Divergence, Lockstep
 
 BATCH = 512
@@ -85,7 +85,10 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
         for s in impls.values():
             s.close()
         raise
-    return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs)
+    ls = Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs)
+    if "python" in impls and "linux" in impls and not pytree_follows_tree(linux_src):
+        ls.compare_dumps = False  # pytree follows no profile of this kernel: contents only
+    return ls
 
 
 def _needs_single_step(op: tuple) -> bool:
