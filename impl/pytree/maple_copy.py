@@ -514,6 +514,13 @@ def split_ascend(cp: MapleCopy, wr: WrState, sib, parent) -> bool:
         else:
             max_ = sib.max
             wr.offset_end += 1
+    return _ascend_to(cp, wr, sib, parent, min_, max_)
+
+
+def _ascend_to(cp: MapleCopy, wr: WrState, sib, parent, min_: int, max_: int) -> bool:
+    """Shared tail of split_ascend / rebalance_ascend: slots for [min_, max_], stop at
+    a new root or a converged level, else move the write state to the parent."""
+    mas = wr.mas
     cp_dst_to_slots(cp, min_, max_, mas)
     if cp_is_new_root(cp, mas) or cp_converged(cp, mas, sib):
         return False
@@ -534,13 +541,7 @@ def rebalance_ascend(cp: MapleCopy, wr: WrState, sib, parent) -> bool:
         min_, max_ = sib.min, mas.max
         wr.offset_end = parent.offset
         parent.offset -= 1
-    cp_dst_to_slots(cp, min_, max_, mas)
-    if cp_is_new_root(cp, mas) or cp_converged(cp, mas, sib):
-        return False
-    cp.height += 1
-    copy_tree_location(parent, mas)
-    wr_mas_setup(wr, mas)
-    return True
+    return _ascend_to(cp, wr, sib, parent, min_, max_)
 
 
 def spanning_ascend(cp: MapleCopy, mas, l_wr: WrState, r_wr: WrState, sib) -> bool:
@@ -611,19 +612,14 @@ def mas_wr_rebalance(wr: WrState) -> None:
 
 def mas_wr_spanning_store(wr: WrState) -> None:
     """A write over node boundaries: left and right leaves joined level by level."""
-    from .spanning import mas_extend_spanning_null, mas_new_root  # noqa: PLC0415
+    from .spanning import mas_extend_spanning_null, mas_new_root, spanning_right  # noqa: PLC0415
     from .wr_state import mas_wr_walk_index  # noqa: PLC0415
     mas = wr.mas
     if not mas.index and mas.last == MAX:
         mas_new_root(mas, wr.entry)
         return
-    r_mas = mas.copy()
-    if r_mas.last != MAX:
-        r_mas.last += 1
-    r_mas.index = r_mas.last
-    r_wr = WrState(r_mas, wr.entry)
-    mas_wr_walk_index(r_wr)
-    r_mas.last = r_mas.index = mas.last
+    r_wr = spanning_right(wr)
+    r_mas = r_wr.mas
     r_wr.end_piv = r_wr.r_max
     mas_wr_walk_index(wr)
     if not wr.entry:
