@@ -11,7 +11,7 @@ from __future__ import annotations
 from maplecheck.impl.pytree import node as N
 from maplecheck.impl.pytree import node_ops as O
 from maplecheck.impl.pytree.node_ops import BigNode, Layout, br, is_null
-from maplecheck.properties.logic import If
+from maplecheck.logic import If
 
 # ------------------------------------------------------------------ encodings
 

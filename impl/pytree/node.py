@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maplecheck.properties.logic import If
+from maplecheck.logic import If
 
 # enum maple_type
 maple_dense, maple_leaf_64, maple_range_64, maple_arange_64 = range(4)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from maplecheck.properties.logic import And, If, Implies, Not, Or
+from maplecheck.logic import And, If, Implies, Not, Or
 
 from .node import ULONG_MAX, ma_meta_pack
 
