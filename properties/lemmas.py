@@ -229,4 +229,4 @@ def _safe_pivot(fn):
 
 
 # the other catalog parts register themselves on import (they import lemma_base only)
-from . import lemmas_gaps, lemmas_split, lemmas_write  # noqa: E402,F401
+from . import lemmas_copy, lemmas_gaps, lemmas_split, lemmas_write  # noqa: E402,F401

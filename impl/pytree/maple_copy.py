@@ -30,6 +30,7 @@ from maplecheck.tree import MAX
 
 from .gaps_update import ma_leaf_max_gap, mas_parent_gap
 from .nav import mas_ascend, mas_data_end, mas_descend, mas_mn, mas_pop_node, mte_is_root
+from .node_ops import br, is_null
 from .node import (MAPLE_PARENT_RANGE64, MAPLE_PARENT_SLOT_SHIFT, ma_data_end, ma_is_leaf,
                    maple_arange_64, maple_range_64, mte_node_type, mte_to_node)
 from .topiary import mas_topiary_replace
@@ -286,9 +287,9 @@ def spanning_data(cp: MapleCopy, l_wr: WrState, r_wr: WrState, sib) -> None:
         sib.end = 0
 
 
-def cp_split_point(data: int, nslots: int, leaf: bool, null_at) -> tuple[int, int]:
-    """(destination count, split) for ``data`` entries; ``null_at(i)`` tells whether
-    the i-th entry (0-based over all sources) is NULL.
+def cp_split_point(data: int, nslots: int, leaf: bool, entry_at) -> tuple[int, int]:
+    """(destination count, split) for ``data`` entries; ``entry_at(i)`` is the i-th
+    entry (0-based over all sources).  Runs on z3 entries too (lemmas_copy).
 
     One node when it fits; else two, split at (data - 1) / 2; at exactly two
     full nodes of leaf data the split moves one right off a NULL, or two left
@@ -300,7 +301,7 @@ def cp_split_point(data: int, nslots: int, leaf: bool, null_at) -> tuple[int, in
     if data < nslots * 2:
         return 2, split
     if data == nslots * 2:
-        if not leaf or null_at(split) is False:
+        if not leaf or not br(is_null(entry_at(split))):
             return 2, split
         split += 1
         if split < nslots:
@@ -315,7 +316,7 @@ def dst_setup(cp: MapleCopy, mas, mt: int) -> None:
     """Choose the destinations (:func:`cp_split_point`) and take their nodes."""
     geo = mas.tree.alloc.geo
 
-    def null_at(off: int) -> bool:
+    def entry_at(off: int):
         s = 0
         while s < cp.s_count:
             s_off = cp.src[s].end - cp.src[s].start
@@ -324,9 +325,9 @@ def dst_setup(cp: MapleCopy, mas, mt: int) -> None:
             off -= s_off + 1
             s += 1
         src = cp.src[s]
-        return not src.node.slot[off + src.start]
+        return src.node.slot[off + src.start]
 
-    cp.d_count, cp.split = cp_split_point(cp.data, geo.slots[mt], ma_is_leaf(mt), null_at)
+    cp.d_count, cp.split = cp_split_point(cp.data, geo.slots[mt], ma_is_leaf(mt), entry_at)
     for i in range(cp.d_count):
         d = cp.dst[i]
         d.mt = mt
