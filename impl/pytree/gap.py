@@ -30,7 +30,7 @@ from maplecheck.tree import (EBUSY, EINVAL, MA_ERROR, MA_NONE, MA_ROOT, MA_START
 from . import node_ops as O
 from .gaps_update import ma_max_gap
 from .iterate import mas_ascend
-from .node import MAPLE_NODE_SLOTS, ma_data_end, mas_safe_pivot, maple_arange_64
+from .node import mte_node_type, MAPLE_NODE_SLOTS, ma_data_end, mas_safe_pivot, maple_arange_64
 from .state import MaState
 from .walk import mas_start
 
@@ -46,7 +46,7 @@ def _node(mas: MaState):
 
 
 def _type(enode: int) -> int:
-    return (enode >> 3) & 0xF
+    return mte_node_type(enode)
 
 
 def _is_root_enode(mas: MaState, enode: int) -> bool:

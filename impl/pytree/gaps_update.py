@@ -17,12 +17,12 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from .nav import internal_type
-from .node import ma_data_end
+from .node import mte_node_type, ma_data_end
 
 
 def mas_leaf_max_gap(mas) -> int:
     """The largest gap of the leaf at mas (limits mas.min, mas.max)."""
-    return ma_leaf_max_gap(mas.tree.alloc.nodes[mas.node >> 8], (mas.node >> 3) & 0xF,
+    return ma_leaf_max_gap(mas.tree.alloc.nodes[mas.node >> 8], mte_node_type(mas.node),
                            mas.min, mas.max)
 
 
@@ -73,7 +73,7 @@ def ma_max_gap(node) -> tuple[int, int]:
 
 
 def mas_max_gap(mas) -> int:
-    if (mas.node >> 3) & 0xF < 2:
+    if mte_node_type(mas.node) < 2:
         return mas_leaf_max_gap(mas)
     node = mas.tree.alloc.nodes[mas.node >> 8]
     return node.gap[node.meta_gap]

@@ -27,7 +27,7 @@ from __future__ import annotations
 from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
                              MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY)
 
-from .node import (MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
+from .node import (mte_node_type, MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
                    ma_data_end, mas_safe_pivot)
 from .state import MaState
 from .nav import mas_ascend
@@ -156,7 +156,7 @@ def mas_prev_node(mas: MaState, min: int) -> int:
             return 1
         mas.node = enode = child
         node = nodes[enode >> 8]
-        offset = ma_data_end(node, (enode >> 3) & 0xF, max_)
+        offset = ma_data_end(node, mte_node_type(enode), max_)
         if _dead(node, enode):
             return 1
 
@@ -185,7 +185,7 @@ def _prev_node_none(mas: MaState, node, enode: int) -> int:
 
 def _mas_data_end(node, enode: int, max_: int) -> int:
     """mas_data_end(): ma_data_end, but 0 for a dead range/leaf node."""
-    type = (enode >> 3) & 0xF
+    type = mte_node_type(enode)
     if type == maple_arange_64:
         return node.meta_end
     if _dead(node, enode):
@@ -279,7 +279,7 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         level += 1
         enode = mas.node
         node = nodes[enode >> 8]
-        mt = (enode >> 3) & 0xF
+        mt = mte_node_type(enode)
         node_end = ma_data_end(node, mt, mas.max)
         if _dead(node, enode):
             return 1
@@ -296,13 +296,13 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         level -= 1
         mas.node = enode = child
         node = nodes[enode >> 8]
-        mt = (enode >> 3) & 0xF
+        mt = mte_node_type(enode)
         child = node.slot[0]
         if _dead(node, enode):
             return 1
     mas.max = mas_safe_pivot(node, mas.offset, mas.max)
     cnode = nodes[child >> 8]
-    mas.end = ma_data_end(cnode, (child >> 3) & 0xF, mas.max)
+    mas.end = ma_data_end(cnode, mte_node_type(child), mas.max)
     if _dead(node, enode):
         return 1
     mas.node = child

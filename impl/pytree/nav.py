@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import MapleNode, ma_data_end, maple_arange_64, maple_range_64
+from .node import mte_node_type, MapleNode, ma_data_end, maple_arange_64, maple_range_64
 
 # ------------------------------------------------------------------ node words
 
@@ -84,7 +84,7 @@ def set_meta(node, type: int, end: int, gap: int) -> None:
 def mas_data_end(mas) -> int:
     enode = mas.node
     node = mas.tree.alloc.nodes[enode >> 8]
-    type = (enode >> 3) & 0xF
+    type = mte_node_type(enode)
     if type == maple_arange_64:
         return node.meta_end
     if (node.parent & ~0xFF) == (enode & ~0xFF):
@@ -196,7 +196,7 @@ def mas_find_child(mas, child) -> bool:
     enode = mas.node
     node = nodes[enode >> 8]
     addr = enode & ~0xFF
-    end = ma_data_end(node, (enode >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, mte_node_type(enode), mas.max)
     slots = node.slot
     for offset in range(mas.offset, end + 1):
         entry = slots[offset]
@@ -213,7 +213,7 @@ def mas_find_child(mas, child) -> bool:
 def mas_adopt_children(mas, parent) -> None:
     nodes = mas.tree.alloc.nodes
     node = nodes[parent >> 8]
-    end = ma_data_end(node, (parent >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, mte_node_type(parent), mas.max)
     base = (parent & ~0xFF) | 6
     slots = node.slot
     for offset in range(end, -1, -1):
@@ -316,9 +316,9 @@ def mte_destroy_walk(mas_or_tree, enode) -> None:
         node = nodes[e >> 8]
         if node is None:
             raise AssertionError(f"destroy walk met freed node {e & ~0xFF:#x}")
-        if (e >> 3) & 0xF >= 2:
+        if mte_node_type(e) >= 2:
             for s in node.slot:
-                if not s or not (s & ~0xFF) or not ((s >> 3) & 0xF):
+                if not s or not (s & ~0xFF) or not mte_node_type(s):
                     break
                 stack.append(s)
         node.parent = e & ~0xFF

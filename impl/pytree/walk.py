@@ -58,7 +58,7 @@ def mtree_range_walk(mas: MaState):
     while True:
         last_enode = enode
         node = nodes[enode >> 8]
-        type = (enode >> 3) & 0xF
+        type = mte_node_type(enode)
         pivots = node.pivot
         end = ma_data_end(node, type, max_)
         prev_min, prev_max = min_, max_
@@ -136,7 +136,7 @@ def mtree_lookup_walk(mas: MaState):
     enode = mas.node
     while True:
         node = nodes[enode >> 8]
-        type = (enode >> 3) & 0xF
+        type = mte_node_type(enode)
         pivots = node.pivot
         npiv = len(pivots)
         offset = 0
@@ -175,6 +175,6 @@ def mtree_load(tree, index: int):
             entry = node.slot[offset]
             if (node.parent & ~0xFF) == (enode & ~0xFF):
                 break  # dead node: retry from the root
-            if (enode >> 3) & 0xF < 2:
+            if mte_node_type(enode) < 2:
                 return None if entry == XA_ZERO_ENTRY else entry
             enode = entry

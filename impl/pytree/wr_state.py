@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import ma_data_end
+from .node import mte_node_type, ma_data_end
 
 
 class WrState:
@@ -50,7 +50,7 @@ def mas_wr_node_walk(wr: WrState) -> None:
 
 
 def mas_wr_walk_descend(wr: WrState) -> None:
-    wr.type = (wr.mas.node >> 3) & 0xF
+    wr.type = mte_node_type(wr.mas.node)
     mas_wr_node_walk(wr)
     wr.slots = wr.node.slot
 

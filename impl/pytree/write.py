@@ -33,7 +33,7 @@ from .nav import (mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, s
                   set_meta)
 from .maple_copy import mas_wr_rebalance, mas_wr_split
 from .maple_copy import mas_wr_spanning_store as mas_wr_spanning_store_v7
-from .node import MapleNode, maple_leaf_64
+from .node import mte_node_type, MapleNode, maple_leaf_64
 from .rebalance import mas_rebalance
 from .spanning import mas_new_root, mas_wr_spanning_store
 from .split import mas_split
@@ -142,7 +142,7 @@ def mas_wr_prealloc_setup(wr: WrState) -> None:
     if not reset:
         if mas.last > mas.max:
             reset = True
-        elif not wr.entry and ((mas.node or 0) >> 3) & 0xF < 2 and mas.last == mas.max:
+        elif not wr.entry and mte_node_type(mas.node or 0) < 2 and mas.last == mas.max:
             reset = True
     if reset:
         mas.status = MA_START
