@@ -30,6 +30,7 @@ from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERF
 from .node import (mte_node_type, MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
                    ma_data_end, mas_safe_pivot)
 from .state import MaState
+from . import node_ops as O
 from .nav import mas_ascend
 from .walk import mas_state_walk, mas_walk
 
@@ -86,13 +87,6 @@ def _parent_type(mas: MaState, node) -> int:
     if p & 0xFF & ~0xF8 == MAPLE_PARENT_RANGE64:
         return maple_arange_64 if mas.tree.ma_flags & 1 else maple_range_64
     return 0
-
-
-def _safe_min(mas: MaState, pivots, offset: int) -> int:
-    """mas_safe_min(): the first index covered by ``offset``."""
-    if offset:
-        return pivots[offset - 1] + 1
-    return mas.min
 
 
 def _npivots(node) -> int:
@@ -209,7 +203,7 @@ def mas_prev_slot(mas: MaState, min: int, empty: bool):
         if _rewalk_if_dead(mas, node, enode, save_point):
             continue
         if mas.min <= min:
-            pivot = _safe_min(mas, pivots, mas.offset)
+            pivot = O.safe_min(pivots, mas.offset, mas.min)
             if _rewalk_if_dead(mas, node, enode, save_point):
                 continue
             if pivot <= min:
@@ -221,7 +215,7 @@ def mas_prev_slot(mas: MaState, min: int, empty: bool):
             if mas.offset:
                 mas.offset -= 1
                 mas.last = (mas.index - 1) & MAX
-                mas.index = _safe_min(mas, pivots, mas.offset)
+                mas.index = O.safe_min(pivots, mas.offset, mas.min)
             else:
                 if mas.index <= min:
                     mas.status = MA_UNDERFLOW

@@ -30,8 +30,9 @@ from maplecheck.tree import MAX
 
 from .gaps_update import ma_leaf_max_gap, mas_parent_gap
 from .nav import mas_ascend, mas_data_end, mas_descend, mas_mn, mas_pop_node, mte_is_root
-from .node_ops import br, is_null
+from .node_ops import br, is_null, safe_min, safe_pivot
 from .node import (MAPLE_PARENT_RANGE64, MAPLE_PARENT_SLOT_SHIFT, ma_data_end, ma_is_leaf,
+                   ma_parent_slot,
                    maple_arange_64, maple_range_64, mte_node_type, mte_to_node)
 from .topiary import mas_topiary_replace
 from .wr_state import WrState
@@ -487,9 +488,8 @@ def wr_mas_setup(wr: WrState, mas) -> None:
     wr.type = mte_node_type(mas.node)
     pivots = wr.pivots = node.pivot
     wr.slots = node.slot
-    off = mas.offset
-    wr.r_min = pivots[off - 1] + 1 if off else mas.min
-    wr.r_max = pivots[off] if off < len(pivots) else mas.max
+    wr.r_min = safe_min(pivots, mas.offset, mas.min)
+    wr.r_max = safe_pivot(pivots, mas.offset, mas.max)
 
 
 def wr_mas_ascend(wr: WrState) -> None:
@@ -568,7 +568,7 @@ def spanning_ascend(cp: MapleCopy, mas, l_wr: WrState, r_wr: WrState, sib) -> bo
 
 def mas_update_gap_known(mas, gap: int) -> None:
     pword = mas_mn(mas).parent
-    pslot = (pword & 0xF8) >> MAPLE_PARENT_SLOT_SHIFT
+    pslot = ma_parent_slot(pword)
     if mas.tree.alloc.nodes[pword >> 8].gap[pslot] != gap:
         mas_parent_gap(mas, pslot, gap)
 

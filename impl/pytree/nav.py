@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import mte_node_type, MapleNode, ma_data_end, maple_arange_64, maple_range_64
+from .node import mte_node_type, MapleNode, ma_parent_slot, ma_data_end, maple_arange_64, maple_range_64
 
 # ------------------------------------------------------------------ node words
 
@@ -36,10 +36,7 @@ def mte_is_root(mas, enode) -> bool:
 
 
 def mte_parent_slot(mas, enode) -> int:
-    p = mas.tree.alloc.nodes[enode >> 8].parent
-    if p & 1:
-        return 0
-    return (p & 0xFC) >> 3
+    return ma_parent_slot(mas.tree.alloc.nodes[enode >> 8].parent)
 
 
 def mte_parent_enode(mas, enode) -> int:
@@ -90,10 +87,6 @@ def mas_data_end(mas) -> int:
     if (node.parent & ~0xFF) == (enode & ~0xFF):
         return 0
     return ma_data_end(node, type, mas.max)
-
-
-def safe_pivot(pivots, offset: int, max_: int) -> int:
-    return pivots[offset] if offset < len(pivots) else max_
 
 
 # ------------------------------------------------------------------ moving

@@ -59,8 +59,14 @@ def is_null(x):
 # ------------------------------------------------------------------ node reads
 
 def safe_min(pivots, offset: int, min):
-    """The first index of slot ``offset``: the node min, or the previous pivot + 1."""
-    return min if offset == 0 else pivots[offset - 1] + 1
+    """mas_safe_min(): the first index of slot ``offset``: the node min, or the
+    previous pivot + 1.  One past a full node C reads the word after the pivots
+    (slot 0); no path uses that value, 0 stands for it."""
+    if offset == 0:
+        return min
+    if type(offset) is int and offset > len(pivots):
+        return 0
+    return pivots[offset - 1] + 1
 
 
 def safe_pivot(pivots, offset: int, max):

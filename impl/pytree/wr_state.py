@@ -12,6 +12,7 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from .node import mte_node_type, ma_data_end
+from .node_ops import safe_min
 
 
 class WrState:
@@ -45,7 +46,7 @@ def mas_wr_node_walk(wr: WrState) -> None:
     while offset < count and index > pivots[offset]:
         offset += 1
     wr.r_max = pivots[offset] if offset < count else mas.max
-    wr.r_min = pivots[offset - 1] + 1 if offset else mas.min
+    wr.r_min = safe_min(pivots, offset, mas.min)
     wr.offset_end = mas.offset = offset
 
 
