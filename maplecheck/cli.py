@@ -97,6 +97,8 @@ def cmd_fuzz(args) -> int:
         t0 = time.monotonic()
         lib = linux_library(args.linux_src, args.sanitize)
         _say(f"linux adapter: {lib} ({time.monotonic() - t0:.1f}s)")
+    from maplecheck.cmd_linux import say_structure_note
+    say_structure_note(args)
     progress = _progress(args)
     with progress as update:
         res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
@@ -113,6 +115,8 @@ def cmd_fuzz(args) -> int:
              + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
     for name, n in sorted(res.known.items()):
         _say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
+    for name, n in sorted(res.deviations.items()):
+        _say(f"registered kernel deviation from the model seen {n} times: {name} (--no-known-bugs to fail)")
     for f in res.failures:
         print(f"FAILED ({f.kind}): {f.message}")
         print(f"minimized trace ({f.ops} of {f.original_ops} ops): {f.trace}")
@@ -161,6 +165,8 @@ def cmd_replay(args) -> int:
     from maplecheck.properties.engine import check_trace
 
     flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
+    from maplecheck.cmd_linux import say_structure_note
+    say_structure_note(args)
     failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize,
                           avoid_known_bugs=args.avoid_known_bugs)
     if failure:

@@ -36,6 +36,14 @@ def _say(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
+def say_structure_note(args) -> None:
+    """With ``--impl both`` on a kernel our Python tree does not follow: say so, in one line."""
+    from maplecheck.properties.impls import structure_note
+    note = structure_note(args.impl, args.linux_src)
+    if note:
+        _say(note)
+
+
 def cmd_linux_build(args) -> int:
     """Build the optimised (and with --sanitize the ASan/UBSan) adapter; print its path."""
     from maplecheck.impl.linux.source import kernel_info, kernel_source

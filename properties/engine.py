@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Callable
 
 from maplecheck.ops import TraceError, write_trace
-from maplecheck.tree import MAX
 
 from .gen import example_ops
-from .impls import impl_names, linux_tree, open_session, pytree_follows_tree
+from .impls import impl_names, linux_tree, open_session, python_follows_linux
+from .known import may_deviate
 from .lockstep import Divergence, Lockstep
 
 BATCH = 512
@@ -61,12 +61,14 @@ class CampaignResult:
     heights: Counter = field(default_factory=Counter)
     flags: Counter = field(default_factory=Counter)
     known: Counter = field(default_factory=Counter)
+    deviations: Counter = field(default_factory=Counter)
     skipped: int = 0
     store_types: Counter = field(default_factory=Counter)
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
-                f"failures={len(self.failures)} seconds={self.seconds:.1f}")
+                f"failures={len(self.failures)} deviations={sum(self.deviations.values())} "
+                f"seconds={self.seconds:.1f}")
 
 
 # ---------------------------------------------------------------- running ops
@@ -75,6 +77,7 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
                   contents_every: int = 1, avoid_known_bugs: bool = True,
                   kernel: str | None = None) -> Lockstep:
     linux_src = linux_tree(linux_src, kernel)
+    same_structure = impl != "both" or python_follows_linux(linux_src)[0]
     model = open_session("model", flags)
     impls = {}
     try:
@@ -85,29 +88,21 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
         for s in impls.values():
             s.close()
         raise
-    ls = Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs)
-    if "python" in impls and "linux" in impls and not pytree_follows_tree(linux_src):
-        ls.compare_dumps = False  # pytree follows no profile of this kernel: contents only
-    return ls
+    return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs,
+                    compare_dumps=same_structure)
 
 
 def _needs_single_step(op: tuple) -> bool:
     """Operations that lockstep judges with facts read off the trees first.
 
-    dup(fail_at) (the node count decides -ENOMEM), inserts that may widen to
-    [0, MAX] (NULL, or [0, MAX] itself), reverse gap searches up to MAX, and
-    destroy (the known-bug check) — see :class:`Lockstep`.
+    dup(fail_at) (the node count decides -ENOMEM), ops a registered kernel
+    deviation may concern (its predicate reads the tree first), and destroy
+    (the known-bug check) — see :class:`Lockstep`.
     """
     name, _t, *args = op
     if name == "dup":
         return args[0] is not None
-    if name == "insert_range":
-        return args[2] is None or (args[0] == 0 and args[1] == MAX)
-    if name == "empty_area_rev":
-        return args[1] == MAX
-    if name == "alloc_rrange":
-        return args[3] == MAX
-    return name == "destroy"
+    return name == "destroy" or may_deviate(op)
 
 
 def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
@@ -307,6 +302,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
             run_ops(ls, ops)
             res.heights[ls.max_height] += 1
             res.known.update(ls.known_avoided)
+            res.deviations.update(ls.deviations)
             res.skipped += ls.skipped
         except ImplFailure as f:
             _close_quietly(ls)

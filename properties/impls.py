@@ -38,21 +38,11 @@ DEFAULT_PROFILE = "6.12"
 def python_profile(linux_src: str | None = None) -> str:
     """The pytree write-path profile following the Linux tree in use (profile.py);
     a tree our profiles do not follow gets the newest profile."""
-    from maplecheck.impl.pytree.profile import NEWEST, profile_for
+    from maplecheck.impl.pytree.profile import NEWEST, profile_for_info
     if not linux_src:
         return DEFAULT_PROFILE
     from maplecheck.impl.linux.source import kernel_info
-    return profile_for(kernel_info(linux_src)["version"]) or NEWEST
-
-
-def pytree_follows_tree(linux_src: str | None = None) -> bool:
-    """Does pytree follow the Linux tree in use node for node (else: compare contents only)?"""
-    from maplecheck.impl.pytree.profile import pytree_follows
-    if not linux_src:
-        return True
-    from maplecheck.impl.linux.source import kernel_info
-    info = kernel_info(linux_src)
-    return pytree_follows(info["version"], {k for k, v in info["features"].items() if v})
+    return profile_for_info(kernel_info(linux_src)) or NEWEST
 
 
 @lru_cache(maxsize=None)
@@ -78,6 +68,29 @@ def linux_tree(linux_src: str | None = None, kernel: str | None = None) -> str |
         return str(kernel_source(linux_src, kernel))
     except Exception as e:  # LinuxSourceError: one line for the user
         raise SetupError(f"linux source: {e}") from e
+
+
+@lru_cache(maxsize=None)
+def python_follows_linux(linux_src: str | None = None) -> tuple[bool, str]:
+    """(does our Python tree follow this kernel's write path, the kernel's version)."""
+    from maplecheck.impl.linux.source import kernel_info, kernel_source
+    from maplecheck.impl.pytree import follows
+    try:
+        info = kernel_info(kernel_source(linux_src))
+    except Exception as e:  # LinuxSourceError: one line for the user
+        raise SetupError(f"linux source: {e}") from e
+    return follows(info), info["version"]
+
+
+def structure_note(impl: str, linux_src: str | None = None) -> str | None:
+    """The one line ``--impl both`` prints when it compares contents and results only."""
+    if impl != "both":
+        return None
+    ok, version = python_follows_linux(linux_src)
+    if ok:
+        return None
+    return (f"--impl both: our Python tree does not follow Linux {version}'s write path; "
+            "comparing contents and results only, not node structure")
 
 
 #: extra in-process implementations by name (tests register mutants here)

@@ -65,16 +65,3 @@ def test_profile_612_fails_the_73_recordings():
     caught = [n for n in NAMES if _differences("6.12", n)]
     assert len(caught) >= 10, caught
     assert {"split_leaf", "spanning_leaves"} & set(caught) or len(caught) >= 20, caught
-
-
-def test_profile_choice():
-    from maplecheck.impl.pytree.profile import profile_for, pytree_follows
-    assert profile_for("6.12.117") == "6.12"
-    assert profile_for("7.3.4") == "7.3" and profile_for("7.4") == "7.3"
-    assert profile_for(None) == "7.3"
-    assert profile_for("7.2.13") is None and not pytree_follows("7.2.13")
-    assert pytree_follows("7.3") and pytree_follows("6.12.1")
-    assert not pytree_follows("7.2", features={"maple_copy"})  # 7.2: big-node split
-    with pytest.raises(ValueError):
-        from maplecheck.impl.pytree import PyFactory
-        PyFactory(profile="5.0")

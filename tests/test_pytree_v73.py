@@ -65,14 +65,28 @@ def test_profiles_differ_from_the_first_split():
     assert dumps["6.12"] != dumps["7.3"], dumps
 
 
+def _fake_tree(root, version: str, copy_node: bool, copy_split: bool) -> str:
+    major, minor, sub = version.split(".")
+    root.mkdir()
+    (root / "Makefile").write_text(f"VERSION = {major}\nPATCHLEVEL = {minor}\nSUBLEVEL = {sub}\n")
+    (root / "include/linux").mkdir(parents=True)
+    (root / "include/linux/maple_tree.h").write_text("struct maple_copy {\n};\n" if copy_node else "\n")
+    (root / "lib").mkdir()
+    (root / "lib/maple_tree.c").write_text("static void mas_wr_split(struct ma_wr_state *w)\n{\n}\n"
+                                           if copy_split else "\n")
+    return str(root)
+
+
 def test_profile_follows_the_linux_tree(tmp_path):
-    from maplecheck.properties.impls import python_profile, pytree_follows_tree
+    from maplecheck.impl.linux.source import kernel_info
+    from maplecheck.impl.pytree import follows
+    from maplecheck.properties.impls import python_profile
     assert python_profile(None) == "6.12"
-    for version, want, follows in (("7.3.4", "7.3", True), ("6.12.117", "6.12", True),
-                                   ("7.2.13", "7.3", False)):
-        d = tmp_path / version
-        d.mkdir()
-        major, minor, sub = version.split(".")
-        (d / "Makefile").write_text(f"VERSION = {major}\nPATCHLEVEL = {minor}\nSUBLEVEL = {sub}\n")
-        assert python_profile(str(d)) == want
-        assert pytree_follows_tree(str(d)) is follows
+    for version, copy_node, copy_split, want, ok in (("7.3.4", True, True, "7.3", True),
+                                                     ("6.12.117", False, False, "6.12", True),
+                                                     ("7.2.13", True, False, "7.3", False)):
+        src = _fake_tree(tmp_path / version, version, copy_node, copy_split)
+        assert python_profile(src) == want, version
+        assert follows(kernel_info(src)) is ok, version
+    with pytest.raises(ValueError):
+        PyFactory(profile="5.0")

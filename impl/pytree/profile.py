@@ -20,29 +20,26 @@ PROFILES = ("6.12", "7.3")
 NEWEST = "7.3"
 
 
-def profile_for(version: str | None) -> str | None:
-    """The profile that follows kernel ``version`` ("6.12.117", "7.3.4", "7.3"...),
-    None when our tree follows no profile for it; no version means the newest."""
-    if not version:
-        return NEWEST
-    m = re.match(r"(\d+)\.(\d+)", str(version))
-    if not m:
-        return None
-    major, minor = int(m.group(1)), int(m.group(2))
-    if (major, minor) == (6, 12):
+def profile_for_info(info: dict) -> str | None:
+    """The profile following the kernel tree ``info`` (``kernel_info``) describes, by
+    feature: no ``maple_copy`` -> the big-node path of 6.12; ``maple_copy`` with the
+    copy-node split (``mas_wr_split`` in lib/maple_tree.c) -> 7.3; ``maple_copy``
+    without it (7.2: copy-node spanning store, big-node split) -> None."""
+    if not info.get("features", {}).get("maple_copy", False):
         return "6.12"
-    if (major, minor) >= (7, 3):
-        return "7.3"
-    return None
+    return "7.3" if has_copy_split(info.get("path")) else None
 
 
-def pytree_follows(version: str | None, features=None) -> bool:
-    """Does pytree follow this kernel node for node?  Decided by the version:
-    ``kernel_info``'s ``maple_copy`` feature is present in 7.2 too, whose split
-    and rebalance still go through a big node, so it cannot tell 7.2 from 7.3.
-    ``features`` is accepted for the lockstep's query and not needed."""
-    del features
-    return profile_for(version) is not None
+def has_copy_split(src) -> bool:
+    """Does the tree at ``src`` split leaves through the copy node (``mas_wr_split``)?"""
+    from pathlib import Path  # noqa: PLC0415
+    if not src:
+        return False
+    try:
+        text = (Path(src) / "lib/maple_tree.c").read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^static void mas_wr_split\(", text, re.M) is not None
 
 
 def is_v7(profile: str) -> bool:
