@@ -161,7 +161,7 @@ def _meta_roundtrip(t: int, use_bv: bool, pack):
         if use_bv:
             node.slot[-1] = bv("slot_last_before")
         saved = node.slot[-1]
-        pack(node, t, st["end"], st["gap"])
+        pack(node, t, st["gap"], st["end"])
         st["meta_word"] = node.slot[-1]
         conds = [N.ma_meta_end(node, t) == st["end"], N.ma_meta_gap(node, t) == st["gap"]]
         if t == maple_arange_64:

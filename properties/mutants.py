@@ -49,7 +49,7 @@ def ma_dead_enode(parent, addr):
     return N.ma_parent_addr(parent) == (addr | N.MAPLE_ENODE_NULL)
 
 
-def ma_set_meta_gap_shift4(node, type, end, gap):
+def ma_set_meta_gap_shift4(node, type, gap, end):
     """packs the overlay as end | gap << 4."""
     if type == N.maple_arange_64:
         node.meta_end, node.meta_gap = end, gap
@@ -59,7 +59,7 @@ def ma_set_meta_gap_shift4(node, type, end, gap):
         node.slot[-1] = end + gap * 16
 
 
-def ma_set_meta_arange_overlay(node, type, end, gap):
+def ma_set_meta_arange_overlay(node, type, gap, end):
     """treats arange like range: writes the overlay over slot 9 too."""
     node.meta_end, node.meta_gap = end, gap
     node.slot[-1] = end + gap * 256

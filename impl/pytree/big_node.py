@@ -19,8 +19,8 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from . import node_ops as O
-from .node import mte_node_type
-from .nav import set_leaf_meta, set_meta
+from .node import ma_set_meta, mte_node_type
+from .nav import set_leaf_meta
 
 BIG_SLOTS = 36  # the kernel's 34, plus guard room for the one-past reads
 
@@ -138,7 +138,7 @@ def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, mas, new_max: bool) -> 
             if g > max_gap:
                 offset = j
                 max_gap = g
-        set_meta(node, type, end, offset)
+        ma_set_meta(node, type, offset, end)
     else:
         set_leaf_meta(node, end)
 

@@ -32,7 +32,7 @@ from .gaps_update import ma_leaf_max_gap, mas_parent_gap
 from .nav import mas_ascend, mas_data_end, mas_descend, mas_mn, mas_pop_node, mte_is_root
 from .node_ops import br, is_null, safe_min, safe_pivot
 from .node import (MAPLE_PARENT_RANGE64, MAPLE_PARENT_SLOT_SHIFT, ma_data_end, ma_is_leaf,
-                   ma_parent_slot,
+                   ma_parent_slot, ma_set_meta,
                    maple_arange_64, maple_range_64, mte_node_type, mte_to_node)
 from .topiary import mas_topiary_replace
 from .wr_state import WrState
@@ -148,11 +148,8 @@ def node_finalise(node, mt: int, geo, end: int) -> None:
             if node.gap[i] > max_gap:
                 gap_slot = i
                 max_gap = node.gap[i]
-    if mt == maple_arange_64:
-        node.meta_end = end - 1
-        node.meta_gap = gap_slot
-    elif end <= max_end - 1:
-        node.slot[-1] = ((end - 1) | (gap_slot << 8)) or None
+    if mt == maple_arange_64 or end <= max_end - 1:
+        ma_set_meta(node, mt, gap_slot, end - 1)
 
 
 # ------------------------------------------------------------------ the copy node

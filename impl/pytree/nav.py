@@ -69,15 +69,6 @@ def set_leaf_meta(node, end: int) -> None:
         node.slot[-1] = end or None  # {end, gap 0}; a zero word is a NULL slot
 
 
-def set_meta(node, type: int, end: int, gap: int) -> None:
-    """ma_set_meta() with a NULL slot standing for the all-zero overlay word."""
-    if type == maple_arange_64:
-        node.meta_end = end
-        node.meta_gap = gap
-    else:
-        node.slot[-1] = (end | (gap << 8)) or None
-
-
 def mas_data_end(mas) -> int:
     enode = mas.node
     node = mas.tree.alloc.nodes[enode >> 8]

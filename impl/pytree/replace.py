@@ -108,7 +108,7 @@ def _root_expand_0(tree: MapleTree, entry) -> int:
     node.slot[0] = entry
     node.pivot[0] = 0
     node.pivot[1] = MAX
-    ma_set_meta(node, maple_leaf_64, 1, 0)
+    ma_set_meta(node, maple_leaf_64, 0, 1)
     tree.mt_set_height(1)
     tree.ma_root = enode | 2
     return 0

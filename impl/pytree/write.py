@@ -29,11 +29,10 @@ from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NON
 from . import node_ops as O
 from .big_node import BigNode, mas_store_b_node
 from .gaps_update import mas_update_gap
-from .nav import (mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta,
-                  set_meta)
+from .nav import mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta
 from .maple_copy import mas_wr_rebalance, mas_wr_split
 from .maple_copy import mas_wr_spanning_store as mas_wr_spanning_store_v7
-from .node import mte_node_type, MapleNode, maple_leaf_64
+from .node import MapleNode, ma_set_meta, maple_leaf_64, mte_node_type
 from .rebalance import mas_rebalance
 from .spanning import mas_new_root, mas_wr_spanning_store
 from .split import mas_split
@@ -72,7 +71,7 @@ def mas_root_expand(mas, entry) -> int:
         pivots[slot] = MAX
     mas.depth = 1
     tree.mt_set_height(1)
-    set_meta(node, maple_leaf_64, slot, 0)
+    ma_set_meta(node, maple_leaf_64, 0, slot)
     tree.ma_root = enode | 2
     return slot
 
@@ -297,7 +296,7 @@ def mas_wr_append(wr: WrState, new_end: int) -> None:
     slots = wr.slots
     if new_end < len(pivots):
         pivots[new_end] = pivots[end]
-        set_meta(wr.node, wr.type, new_end, 0)
+        ma_set_meta(wr.node, wr.type, 0, new_end)
     if new_end == end + 1:
         if mas.last == wr.r_max:
             slots[new_end] = wr.entry
