@@ -25,9 +25,24 @@ def model_factory():
 
 
 @lru_cache(maxsize=None)
-def python_factory():
+def python_factory(profile: str = "6.12"):
     from maplecheck.impl.pytree import PyFactory
-    return PyFactory()
+    return PyFactory(profile=profile)
+
+
+#: the profile when no Linux tree is named: the project's default tree is 6.12
+DEFAULT_PROFILE = "6.12"
+
+
+@lru_cache(maxsize=None)
+def python_profile(linux_src: str | None = None) -> str:
+    """The pytree write-path profile following the Linux tree in use (profile.py);
+    a tree our profiles do not follow gets the newest profile."""
+    from maplecheck.impl.pytree.profile import NEWEST, profile_for_info
+    if not linux_src:
+        return DEFAULT_PROFILE
+    from maplecheck.impl.linux.source import kernel_info
+    return profile_for_info(kernel_info(linux_src)) or NEWEST
 
 
 @lru_cache(maxsize=None)
@@ -99,7 +114,7 @@ def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: 
     if name == "model":
         return LocalSession(model_factory(), flags)
     if name == "python":
-        return LocalSession(python_factory(), flags)
+        return LocalSession(python_factory(python_profile(linux_src)), flags)
     if name == "linux":
         return _linux_session(flags, linux_src, sanitize)
     raise SetupError(f"unknown implementation {name!r}")

@@ -12,6 +12,7 @@ from .dumper import dump_tree
 from .mtree import MapleTree
 from .nav import mte_destroy_walk
 from .node import LINUX_64, Geometry
+from .profile import is_v7
 from .state import MaState
 from .walk import mas_walk, mtree_load
 from .write import mtree_erase, mtree_insert_range, mtree_store_range
@@ -135,7 +136,7 @@ class PyTree(PyApiMixin):
         if fail_at is not None and (type(fail_at) is not int or fail_at < 1):
             raise MapleUsageError(f"fail_at={fail_at!r} is not None or an int >= 1")
         from .dup import mt_dup  # noqa: PLC0415
-        new = MapleTree(self.mt.alloc, mt_attr(self.mt.ma_flags))
+        new = MapleTree(self.mt.alloc, mt_attr(self.mt.ma_flags), self.mt.profile)
         ret = mt_dup(self.mt, new, fail_at)
         self._reset_cursor()
         return ret, PyTree(self.factory, new)
@@ -169,14 +170,17 @@ class PyFactory:
 
     name = "python"
 
-    def __init__(self, geometry: Geometry = LINUX_64) -> None:
+    def __init__(self, geometry: Geometry = LINUX_64, profile: str = "6.12") -> None:
+        """``profile``: the kernel series whose write path the trees follow (profile.py)."""
+        is_v7(profile)
+        self.profile = profile
         self.geometry = geometry
         self.alloc = NodeAllocator(geometry)
 
     def create(self, flags: int = 0) -> PyTree:
         if type(flags) is not int or flags & ~CREATE_FLAGS:
             raise MapleUsageError(f"flags={flags!r} has bits outside {CREATE_FLAGS:#x}")
-        return PyTree(self, MapleTree(self.alloc, flags))
+        return PyTree(self, MapleTree(self.alloc, flags, self.profile))
 
     def live_nodes(self) -> int:
         return self.alloc.live

@@ -6,6 +6,9 @@ comparisons and arithmetic), so the validator runs them on ints and the lemmas
 run the *same* functions on symbolic z3 nodes: a proof is about the code that
 runs.  With no z3 term among the arguments nothing touches z3 at all, which
 keeps the validator's hot path plain Python.
+
+They live here, below both ``impl`` and ``properties``: the tree's helpers
+(impl/pytree/node_ops.py) use them without importing ``properties``.
 """
 
 from __future__ import annotations
