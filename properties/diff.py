@@ -61,6 +61,9 @@ OP_CLASS = {
 }
 OP_CLASSES = ("store", "erase", "load", "walk", "iterate", "gap search", "dup")
 TIME_REPEATS = 3
+#: whole contents compared with the model every this many writes, and at the end of every example
+#: (results every op, the validator after every write; fuzz compares contents once per batch)
+CONTENTS_EVERY = 16
 
 
 @dataclass(frozen=True)
@@ -75,25 +78,38 @@ class Side:
 # ---------------------------------------------------------------- sessions
 
 class _CachedDumps:
-    """A session whose dumps are remembered until its next operation.
+    """A session that validates each write in the same worker call and remembers dumps.
 
-    Lockstep dumps a written tree for the contents check; the structural
-    comparison and the shape statistics reuse that dump instead of asking the
-    worker again.  Invariant: a cached dump is never older than the last
-    operation sent to the session.
+    A write goes to the worker as a one-op ``run_checked`` (the C side runs
+    ``mt_validate`` on every tree the op touched), so lockstep's validation
+    that follows is answered from that verdict; lockstep's dump for the
+    contents check is reused by the structural comparison and the shape
+    statistics.  Invariant: every cached answer is about the trees as they
+    are after the last operation sent.
     """
 
     def __init__(self, sess) -> None:
         self.sess = sess
         self.cache: dict[int, dict] = {}
+        self.verdict: dict[int, list[str]] = {}
 
     def step(self, op: tuple):
         self.cache.clear()
-        return self.sess.step(op)
+        self.verdict.clear()
+        if op[0] not in WRITES or op[0] == "destroy":
+            return self.sess.step(op)
+        results, bad, messages = self.sess.run_checked([op], True)
+        self.verdict[op[1]] = messages if bad is not None else []  # a dup's copy: asked anew
+        return results[0]
 
     def run_checked(self, ops, validate: bool = True):
         self.cache.clear()
+        self.verdict.clear()
         return self.sess.run_checked(ops, validate)
+
+    def validate(self, t: int) -> list[str]:
+        v = self.verdict.get(t)
+        return self.sess.validate(t) if v is None else v
 
     def dump(self, t: int) -> dict:
         d = self.cache.get(t)
@@ -132,7 +148,7 @@ def open_side(side: Side, flags: int, avoid_known_bugs: bool = True) -> Lockstep
     except BaseException:
         model.close()
         raise
-    return Lockstep(model, {side.label: sess}, avoid_known_bugs=avoid_known_bugs)
+    return Lockstep(model, {side.label: sess}, contents_every=CONTENTS_EVERY, avoid_known_bugs=avoid_known_bugs)
 
 
 # ---------------------------------------------------------------- shape statistics
@@ -276,6 +292,12 @@ def run_pair(sides: tuple[Side, Side], flags: int, ops: list[tuple], strict: boo
                 if strict or stop_at_structure:
                     out.kind, out.step, out.diff = "structure", i, diff
                     return out
+        for s in sides:
+            try:
+                _check_all(ls[s.label], s.label, len(ops))
+            except ImplFailure as f:
+                out.kind, out.step, out.side, out.failure = "side", len(ops) - 1, s.label, f
+                return out
         if stats is not None:
             for s in sides:
                 for t, _ in ls[s.label].model.live_trees():
@@ -294,10 +316,15 @@ def run_pair(sides: tuple[Side, Side], flags: int, ops: list[tuple], strict: boo
             _close_quietly(l)
 
 
-def _finish(ls: Lockstep, label: str, step: int) -> None:
+def _check_all(ls: Lockstep, label: str, step: int) -> None:
+    _finish(ls, label, step, ls.check_all)
+
+
+def _finish(ls: Lockstep, label: str, step: int, how=None) -> None:
+    """Lockstep's end-of-example check (``finish`` by default), failures named by side."""
     from maplecheck.impl.linux.worker import ImplCrash
     try:
-        ls.finish()
+        (how or ls.finish)()
     except Divergence as d:
         raise ImplFailure(step, d.kind, f"{label}: {d.message}") from d
     except ImplCrash as c:
