@@ -225,33 +225,21 @@ class PairOutcome:
     known: Counter = field(default_factory=Counter)
 
 
-def _touched(op: tuple, ls: Lockstep) -> list[int]:
-    name, t, *_ = op
-    if name == "destroy":
-        return []
-    if name == "dup":
-        return [t, len(ls.model.trees) - 1]
-    return [t]
-
-
-def _apply_one(ls: Lockstep, label: str, op: tuple, sent: list, i: int):
-    """Apply ``op`` on one side; record what reached the tree; raise ImplFailure naming the side."""
-    from maplecheck.impl.linux.worker import ImplCrash
-
+def _apply_one(ls: Lockstep, op: tuple, sent: list):
+    """Apply ``op`` on one side and record what reached its tree; return the model's result."""
     skipped, avoided = ls.skipped, sum(ls.known_avoided.values())
-    try:
-        got = ls.apply(op)
-    except Divergence as d:
-        raise ImplFailure(i, d.kind, f"{label}: {d.message}") from d
-    except ImplCrash as c:
-        raise ImplFailure(i, "crash", f"{label}: {c}") from c
-    except TraceError as e:
-        raise ImplFailure(i, "trace", f"{label}: {e}") from e
+    got = ls.apply(op)
     if ls.skipped == skipped:
         if sum(ls.known_avoided.values()) > avoided:
             sent.append(("set_rcu", op[1], False))  # lockstep stepped around a known bug first
         sent.append(op)
     return got
+
+
+class _SideFailed(Exception):
+    def __init__(self, label: str, failure: ImplFailure) -> None:
+        super().__init__(label)
+        self.label, self.failure = label, failure
 
 
 def run_pair(sides: tuple[Side, Side], flags: int, ops: list[tuple], strict: bool = False,
@@ -268,67 +256,62 @@ def run_pair(sides: tuple[Side, Side], flags: int, ops: list[tuple], strict: boo
     try:
         for s in sides:
             ls[s.label] = open_side(s, flags, avoid_known_bugs)
-        counts = {s.label: {} for s in sides}
-        for i, op in enumerate(ops):
-            results = {}
-            for s in sides:
-                try:
-                    results[s.label] = _apply_one(ls[s.label], s.label, op, out.sent[s.label], i)
-                except ImplFailure as f:
-                    out.kind, out.step, out.side, out.failure = "side", i, s.label, f
-                    return out
-            if op[0] not in WRITES:
-                if len(set(map(repr, results.values()))) > 1:
-                    out.result_diffs.append({"step": i, "op": list(op), **{k: v for k, v in results.items()}})
-                continue
-            out.writes += 1
-            if len(set(map(repr, results.values()))) > 1:
-                out.result_diffs.append({"step": i, "op": list(op), **{k: v for k, v in results.items()}})
-            diff = _compare_written(sides, ls, op, stats, counts)
-            if diff is not None:
-                out.diff_writes += 1
-                if out.first_diff is None:
-                    out.first_diff_step, out.first_diff = i, diff
-                if strict or stop_at_structure:
-                    out.kind, out.step, out.diff = "structure", i, diff
-                    return out
-        for s in sides:
-            try:
-                _check_all(ls[s.label], s.label, len(ops))
-            except ImplFailure as f:
-                out.kind, out.step, out.side, out.failure = "side", len(ops) - 1, s.label, f
-                return out
-        if stats is not None:
-            for s in sides:
-                for t, _ in ls[s.label].model.live_trees():
-                    stats[s.label].snapshot(ls[s.label].impls[s.label].dump(t))
-        for s in sides:
-            try:
-                _finish(ls[s.label], s.label, len(ops))
-            except ImplFailure as f:
-                out.kind, out.step, out.side, out.failure = "side", len(ops) - 1, s.label, f
-                return out
-        return out
+        _run_pair_ops(sides, ls, ops, out, strict or stop_at_structure, stats)
+    except _SideFailed as e:
+        out.kind, out.side, out.failure = "side", e.label, e.failure
+        out.step = min(e.failure.step, len(ops) - 1)
     finally:
         for l in ls.values():
             out.skipped += l.skipped
             out.known.update(l.known_avoided)
             _close_quietly(l)
+    return out
 
 
-def _check_all(ls: Lockstep, label: str, step: int) -> None:
-    _finish(ls, label, step, ls.check_all)
+def _run_pair_ops(sides, ls: dict[str, Lockstep], ops: list[tuple], out: PairOutcome, stop: bool,
+                  stats: dict[str, ShapeStats] | None) -> None:
+    """The body of :func:`run_pair`: raise _SideFailed, or fill ``out`` (stopping at a shape
+    difference when ``stop``)."""
+    counts = {s.label: {} for s in sides}
+    for i, op in enumerate(ops):
+        results = {s.label: _side_call(s.label, i, _apply_one, ls[s.label], op, out.sent[s.label])
+                   for s in sides}
+        if len(set(map(repr, results.values()))) > 1:
+            out.result_diffs.append({"step": i, "op": list(op), **results})
+        if op[0] not in WRITES:
+            continue
+        out.writes += 1
+        diff = _compare_written(sides, ls, op, stats, counts)
+        if diff is not None:
+            out.diff_writes += 1
+            if out.first_diff is None:
+                out.first_diff_step, out.first_diff = i, diff
+            if stop:
+                out.kind, out.step, out.diff = "structure", i, diff
+                return
+    end = len(ops) - 1
+    for s in sides:
+        _side_call(s.label, end, ls[s.label].check_all)
+    if stats is not None:
+        for s in sides:
+            for t, _ in ls[s.label].model.live_trees():
+                stats[s.label].snapshot(ls[s.label].impls[s.label].dump(t))
+    for s in sides:
+        _side_call(s.label, end, ls[s.label].finish)
 
 
-def _finish(ls: Lockstep, label: str, step: int, how=None) -> None:
-    """Lockstep's end-of-example check (``finish`` by default), failures named by side."""
+def _side_call(label: str, step: int, fn, *args):
+    """``fn(*args)`` on one side; any failure of that side raises _SideFailed naming it."""
     from maplecheck.impl.linux.worker import ImplCrash
     try:
-        (how or ls.finish)()
+        return fn(*args)
     except Divergence as d:
-        raise ImplFailure(step, d.kind, f"{label}: {d.message}") from d
+        f = ImplFailure(step, d.kind, f"{label}: {d.message}")
     except ImplCrash as c:
-        raise ImplFailure(step, "crash", f"{label}: {c}") from c
+        f = ImplFailure(step, "crash", f"{label}: {c}")
+    except TraceError as e:
+        f = ImplFailure(step, "trace", f"{label}: {e}")
+    raise _SideFailed(label, f)
 
 
 def _compare_written(sides, ls, op, stats, counts) -> str | None:
@@ -336,7 +319,7 @@ def _compare_written(sides, ls, op, stats, counts) -> str | None:
     a, b = sides
     first = None
     cls = OP_CLASS.get(op[0], op[0])
-    for t in _touched(op, ls[a.label]):
+    for t in ls[a.label]._touched_trees(op):
         da = ls[a.label].impls[a.label].dump(t)
         db = ls[b.label].impls[b.label].dump(t)
         if stats is not None:

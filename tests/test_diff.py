@@ -15,29 +15,12 @@ import re
 from pathlib import Path
 
 import pytest
+from kernel_mutants import lookup_bug_tree, mutant_tree
 
 from maplecheck.cli import main
 from maplecheck.impl.linux.source import kernel_source
 from maplecheck.ops import read_trace
 from maplecheck.properties.diff import Side, run_diff, run_pair
-
-
-def mutant_tree(stock: Path, dest: Path, function: str, old: str, new: str) -> Path:
-    """A kernel tree identical to ``stock`` except for ``old`` -> ``new`` inside ``function``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for top in stock.iterdir():
-        if top.name != "lib":
-            (dest / top.name).symlink_to(top)
-    (dest / "lib").mkdir()
-    for f in (stock / "lib").iterdir():
-        if f.name != "maple_tree.c":
-            (dest / "lib" / f.name).symlink_to(f)
-    text = (stock / "lib/maple_tree.c").read_text()
-    start = text.index(function)
-    m = re.compile(re.escape(old)).search(text, start)
-    assert m and m.start() - start < 1500, f"{function} no longer looks as expected"
-    (dest / "lib/maple_tree.c").write_text(text[:m.start()] + new + text[m.end():])
-    return dest
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +30,7 @@ def stock() -> Path:
 
 @pytest.fixture(scope="module")
 def lookup_bug(stock, tmp_path_factory) -> Path:
-    return mutant_tree(stock, tmp_path_factory.mktemp("k") / "lookup", "static inline void *mtree_lookup_walk(",
-                       "pivots[offset] >= mas->index", "pivots[offset] > mas->index")
+    return lookup_bug_tree(stock, tmp_path_factory.mktemp("k") / "lookup")
 
 
 @pytest.fixture(scope="module")
