@@ -22,6 +22,8 @@ class UsageProblem(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from maplecheck.cmd_linux import add_kernel_arg
+
     p = argparse.ArgumentParser(prog="maplecheck", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -30,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="implementation(s) checked against the model (default: %(default)s)")
         sp.add_argument("--linux-src", metavar="DIR", default=None,
                         help="kernel source tree to build the Linux adapter from "
-                             "(default: Debian's linux-source-6.12, fetched and cached)")
+                             "(default: Debian's, see --kernel)")
+        add_kernel_arg(sp)
         sp.add_argument("--sanitize", action="store_true",
                         help="use the ASan/UBSan build of the Linux adapter")
         sp.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false",
@@ -57,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=("ops", "fork"))
     b.add_argument("--impl", choices=("linux", "python", "both"), default="both")
     b.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(b)
     b.add_argument("--entries", type=int, default=None, metavar="N")
     b.add_argument("--iterations", type=int, default=None, metavar="N")
 
@@ -71,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     lsub = lx.add_subparsers(dest="linux_command", required=True)
     lb = lsub.add_parser("build", help="fetch (if needed) and build the Linux adapter")
     lb.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(lb)
     lb.add_argument("--sanitize", action="store_true", help="build the ASan/UBSan variant too")
+    ll = lsub.add_parser("list", help="kernel versions Debian packages and those in the cache")
+    ll.add_argument("--update", action="store_true", help="refresh the cached package lists first")
     return p
 
 
@@ -114,7 +121,8 @@ def cmd_fuzz(args) -> int:
         print(f"minimized trace ({f.ops} of {f.original_ops} ops): {f.trace}")
         print(f"original trace: {f.original}")
         print(f"replay with: maplecheck replay {f.trace} --impl {args.impl}"
-              + (f" --linux-src {args.linux_src}" if args.linux_src else ""))
+              + (f" --kernel {args.kernel}" if args.kernel else
+                 f" --linux-src {args.linux_src}" if args.linux_src else ""))
     print(res.summary())
     return EXIT_FOUND if res.failures else EXIT_OK
 
@@ -184,17 +192,8 @@ def cmd_prove(args) -> int:
 # ---------------------------------------------------------------- linux build
 
 def cmd_linux(args) -> int:
-    from maplecheck.properties.impls import linux_library
-
-    t0 = time.monotonic()
-    lib = linux_library(args.linux_src, sanitize=False)
-    _say(f"optimized build: {lib} ({time.monotonic() - t0:.1f}s)")
-    if args.sanitize:
-        t1 = time.monotonic()
-        asan = linux_library(args.linux_src, sanitize=True)
-        _say(f"ASan/UBSan build: {asan} ({time.monotonic() - t1:.1f}s)")
-    print(f"adapter={lib}")
-    return EXIT_OK
+    from maplecheck.cmd_linux import cmd_linux as run
+    return run(args)
 
 
 def cmd_diff(args) -> int:
@@ -212,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     from maplecheck.properties.impls import SetupError
 
     try:
+        from maplecheck.cmd_linux import resolve_kernel_args
+        resolve_kernel_args(args)
         return COMMANDS[args.command](args)
     except (UsageProblem, SetupError, TraceError) as e:
         first, _, rest = str(e).partition("\n")

@@ -24,7 +24,7 @@ from maplecheck.ops import TraceError, write_trace
 from maplecheck.tree import MAX
 
 from .gen import example_ops
-from .impls import impl_names, open_session
+from .impls import impl_names, linux_tree, open_session
 from .lockstep import Divergence, Lockstep
 
 BATCH = 512
@@ -72,7 +72,9 @@ class CampaignResult:
 # ---------------------------------------------------------------- running ops
 
 def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize: bool = False,
-                  contents_every: int = 1, avoid_known_bugs: bool = True) -> Lockstep:
+                  contents_every: int = 1, avoid_known_bugs: bool = True,
+                  kernel: str | None = None) -> Lockstep:
+    linux_src = linux_tree(linux_src, kernel)
     model = open_session("model", flags)
     impls = {}
     try:
@@ -145,7 +147,7 @@ def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
 
 def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None = None,
                 sanitize: bool = False, batched: bool = True,
-                avoid_known_bugs: bool = True) -> ImplFailure | None:
+                avoid_known_bugs: bool = True, kernel: str | None = None) -> ImplFailure | None:
     """Replay ``ops`` on fresh trees; return the failure, or None when all is well.
 
     Batched replay validates after every write and compares every result, but
@@ -153,6 +155,7 @@ def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None =
     failed, the batch is replayed one operation at a time so the failure names
     the first operation after which the trees differ.
     """
+    linux_src = linux_tree(linux_src, kernel)
     f = _check_once(impl, flags, ops, linux_src, sanitize, batched, avoid_known_bugs)
     if f is not None and batched and f.kind in ("contents", "dump", "flags"):
         exact = _check_once(impl, flags, ops[:f.step + 1], linux_src, sanitize, False, avoid_known_bugs)
@@ -278,8 +281,10 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
                  out: Path = Path("maplecheck-out"), linux_src: str | None = None,
                  sanitize: bool = False, example_len: int = 2000, bulk_max: int = 6000,
                  progress: Callable[[CampaignResult], None] | None = None,
-                 shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True) -> CampaignResult:
+                 shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True,
+                 kernel: str | None = None) -> CampaignResult:
     """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure."""
+    linux_src = linux_tree(linux_src, kernel)
     if steps is None and minutes is None:
         steps = 20000
     res = CampaignResult(impl=impl, seed=seed)

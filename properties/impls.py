@@ -40,6 +40,21 @@ def linux_library(linux_src: str | None = None, sanitize: bool = False):
         raise SetupError(f"linux adapter: {e}") from e
 
 
+def linux_tree(linux_src: str | None = None, kernel: str | None = None) -> str | None:
+    """The kernel tree a ``--linux-src``/``--kernel`` pair names, as a path (None: the default).
+
+    Resolving once up front lets everything below pass one path around; a
+    kernel that cannot be had raises SetupError with one clear line.
+    """
+    if kernel is None:
+        return linux_src
+    from maplecheck.impl.linux.source import kernel_source
+    try:
+        return str(kernel_source(linux_src, kernel))
+    except Exception as e:  # LinuxSourceError: one line for the user
+        raise SetupError(f"linux source: {e}") from e
+
+
 #: extra in-process implementations by name (tests register mutants here)
 LOCAL_FACTORIES: dict = {}
 
