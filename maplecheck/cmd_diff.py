@@ -53,20 +53,16 @@ def _say(*parts) -> None:
 
 
 def resolve_side(label: str, src: str | None, kernel: str | None):
-    """The Side for ``--LABEL-src`` or ``--LABEL-kernel``; SetupError/UsageProblem when unusable."""
+    """The Side for ``--LABEL-src`` or ``--LABEL-kernel``; SetupError (one line) when unusable."""
     from maplecheck.impl.linux import source
     from maplecheck.properties.diff import Side
-    from maplecheck.properties.impls import SetupError
+    from maplecheck.properties.impls import SetupError, linux_tree
 
     try:
         if src is not None:
             return Side(label, str(source.kernel_source(src)), src)
-        try:
-            path = source.kernel_source(kernel=kernel)
-        except TypeError:
-            raise SetupError(f"--{label}-kernel needs multi-kernel support; use --{label}-src DIR") from None
-        return Side(label, str(path), kernel)
-    except source.LinuxSourceError as e:
+        return Side(label, linux_tree(None, source.normalize_kernel(kernel)), kernel)
+    except (source.LinuxSourceError, SetupError) as e:
         raise SetupError(f"{label} side: {e}") from e
 
 
