@@ -103,6 +103,8 @@ def test_speed_table_and_usage_errors(stock, tmp_path, capsys):
     assert main(["diff", "--base-src", str(tmp_path), "--patched-src", str(stock), "--steps", "10"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "maplecheck: error:" in err
+    assert main(["diff", "--base-kernel", "six", "--patched-src", str(stock), "--steps", "10"]) == 2
+    assert "base side" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["diff", "--base-src", str(stock)])
     assert e.value.code == 2
