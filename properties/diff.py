@@ -18,10 +18,11 @@ dup and RCU mode included):
   is shrunk to a short trace with its dump diff; the share of writes after
   which shapes differ and per-side shape statistics are reported); in
   ``strict`` mode the first one is a failure.
-* **speed**: each passed example is replayed without validation in one fresh
-  child process per side, every operation timed around its one C call (best of
-  ``TIME_REPEATS`` passes, the ctypes call cost measured and subtracted), and
-  per operation class the two sides' times per op and their ratio reported.
+* **speed**: each passed example is replayed without validation in one child
+  process per side, the sides taking turns every ``Timer.CHUNK`` operations
+  (who goes first alternates); the shim's ``mc_batch_timed`` times every
+  operation in C (best of ``TIME_REPEATS`` passes), and per operation class
+  the two sides' times per op and their ratio are reported.
 
 Invariant: a side that fails is never compared further in that example; the
 structural comparison and the timing only ever see operations both sides ran
@@ -372,17 +373,29 @@ def both_dumps_text(sides: tuple[Side, Side], flags: int, ops: list[tuple], t: i
 # ---------------------------------------------------------------- timing
 
 class _TimedLib:
-    """The adapter library with ``mc_batch`` timed: the last call's nanoseconds in ``last``."""
+    """The adapter library with ``mc_batch`` run as ``mc_batch_timed``: every op timed in C.
+
+    ``ns`` holds the last call's per-operation nanoseconds (CLOCK_MONOTONIC
+    around each operation inside the C loop, so no Python or ctypes cost is
+    in them).  Validation is off, as a timed pass wants.
+    """
 
     def __init__(self, lib) -> None:
+        import ctypes
         self._lib = lib
-        self._batch = lib.mc_batch
-        self.last = 0
+        U64 = ctypes.c_uint64
+        fn = self._timed = lib.mc_batch_timed
+        fn.restype = ctypes.c_long
+        fn.argtypes = [ctypes.POINTER(U64), ctypes.c_long, ctypes.POINTER(U64), ctypes.POINTER(ctypes.c_void_p),
+                       ctypes.POINTER(ctypes.c_long), ctypes.c_long, ctypes.POINTER(ctypes.c_long),
+                       ctypes.POINTER(U64)]
+        self._U64 = U64
+        self.ns: list[int] = []
 
-    def mc_batch(self, *args):
-        t0 = time.perf_counter_ns()
-        r = self._batch(*args)
-        self.last = time.perf_counter_ns() - t0
+    def mc_batch(self, ops, n, res, trees, ntrees, cap, _validate, bad):
+        buf = (self._U64 * max(n, 1))()
+        r = self._timed(ops, n, res, trees, ntrees, cap, bad, buf)
+        self.ns = buf[:n]
         return r
 
     def __getattr__(self, name):
@@ -390,13 +403,7 @@ class _TimedLib:
 
 
 class _TimingServer:
-    """The child side of a timed pass: one library, one session at a time, ops timed one by one.
-
-    After every op, ``mas_pause`` on an empty tree of a second session is
-    timed the same way: the cost of a one-op C call that does no tree work
-    (encoding, ctypes, the batch loop's dispatch), measured under the same
-    load as the op itself, to be subtracted.
-    """
+    """The child side of a timed pass: one library, one session at a time, ops timed in C."""
 
     def __init__(self) -> None:
         self.factory = self.timer = self.sess = None
@@ -410,20 +417,13 @@ class _TimingServer:
                 self.timer = _TimedLib(self.factory.lib)
                 self.factory.lib = self.timer
             self.sess = LinuxSession(self.factory, args[1])
-            self.idle = LinuxSession(self.factory, 0)
             return None
-        if cmd == "run":  # ops: each op's nanoseconds around its own C call, and an idle call's
-            times, idle = [], []
-            for op in args[0]:
-                self.sess.run([op])
-                times.append(self.timer.last)
-                self.idle.run([("mas_pause", 0)])
-                idle.append(self.timer.last)
-            return times, idle
+        if cmd == "run":  # ops: in one C call; each op's nanoseconds
+            self.sess.run(args[0])
+            return list(self.timer.ns)
         if cmd == "end":
             self.sess.close()
-            self.idle.close()
-            self.sess = self.idle = None
+            self.sess = None
             return None
         raise ValueError(f"unknown timing command {cmd!r}")
 
@@ -461,7 +461,7 @@ class Timer:
 
     Both sides replay what they ran in alternating chunks of ``CHUNK`` ops,
     so load on the machine falls on both alike; each op's time is the best of
-    ``TIME_REPEATS`` passes minus the measured cost of a one-op call.  A crash
+    ``TIME_REPEATS`` passes, measured in C around the op itself.  A crash
     of a child only loses that example's timings.
     """
 
@@ -472,8 +472,8 @@ class Timer:
         self.libs = libs
         self.children: dict[str, Any] = {}
         self.totals = {s.label: {} for s in sides}
-        self.overhead: dict[str, list[int]] = {}
         self.lost = 0
+        self.examples = 0
 
     def _child(self, label: str):
         import os
@@ -507,34 +507,28 @@ class Timer:
         """Time both sides on the operations each of them ran and passed."""
         labels = [s.label for s in self.sides]
         best = {l: [None] * len(sent[l]) for l in labels}
-        idle = {l: [None] * len(sent[l]) for l in labels}
         n_chunks = max((len(sent[l]) + self.CHUNK - 1) // self.CHUNK for l in labels)
         try:
             for r in range(TIME_REPEATS):
-                order = labels if r % 2 == 0 else labels[::-1]
                 for l in labels:
                     self._call(l, "begin", self.libs[l], flags)
                 for c in range(n_chunks):
-                    for l in order:
+                    for l in (labels if (r + c + self.examples) % 2 == 0 else labels[::-1]):
                         lo = c * self.CHUNK
-                        times, idles = self._call(l, "run", sent[l][lo:lo + self.CHUNK])
-                        _keep_min(best[l], lo, times)
-                        _keep_min(idle[l], lo, idles)
+                        _keep_min(best[l], lo, self._call(l, "run", sent[l][lo:lo + self.CHUNK]))
                 for l in labels:
                     self._call(l, "end")
         except _TimingLost:
             self.lost += 1
             return
-        over = {l: sorted(idle[l])[len(idle[l]) // 2] for l in labels if idle[l]}
+        finally:
+            self.examples += 1
         for l in labels:
-            if l not in over:
-                continue
-            self.overhead.setdefault(l, []).append(over[l])
             for op, ns in zip(sent[l], best[l]):
                 cls = OP_CLASS.get(op[0])
                 if cls is not None:
                     a = self.totals[l].setdefault(cls, [0, 0])
-                    a[0] += max(ns - over[l], 0)
+                    a[0] += ns
                     a[1] += 1
 
     def summary(self) -> dict:
@@ -548,8 +542,7 @@ class Timer:
             na, nb = ta[0] / ta[1], tb[0] / tb[1]
             rows[cls] = {"ops": ta[1], f"{a}_ns": round(na, 1), f"{b}_ns": round(nb, 1),
                          "ratio": round(nb / na, 3) if na else None}
-        over = {l: sorted(v)[len(v) // 2] for l, v in self.overhead.items() if v}
-        return {"classes": rows, "call_overhead_ns": over, "repeats": TIME_REPEATS,
+        return {"classes": rows, "clock": "CLOCK_MONOTONIC around each op inside the C batch loop", "repeats": TIME_REPEATS,
                 "untimed_examples": self.lost}
 
     def close(self) -> None:
