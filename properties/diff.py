@@ -609,7 +609,7 @@ def _side_failure(sides, label: str, flags: int, ops: list[tuple], f: ImplFailur
     fail: Failure = minimize_failure("linux", flags, ops, f, out, f"{name}-{label}", side.src,
                                      budget_s=budget_s, avoid_known_bugs=avoid_known_bugs)
     return {"side": "both" if also is not None else label, "kind": fail.kind,
-            "message": f"{label}: {fail.message}" if not fail.message.startswith(label) else fail.message,
+            "message": f"{label}: " + fail.message.removeprefix(f"{label}: ").replace(" linux=", f" {label}="),
             "trace": str(fail.trace), "original": str(fail.original), "ops": fail.ops,
             "original_ops": fail.original_ops, "replay_src": side.src, "replay_side": label,
             "other_side": (f"{other.label} also fails ({also.kind}: {also.message[:300]})"
