@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--lemma", metavar="NAME", action="append",
                     help="only this lemma (repeatable)")
 
+    from maplecheck.cmd_diff import add_parser as add_diff_parser
+    add_diff_parser(sub)
+
     lx = sub.add_parser("linux", help="the Linux adapter")
     lsub = lx.add_subparsers(dest="linux_command", required=True)
     lb = lsub.add_parser("build", help="fetch (if needed) and build the Linux adapter")
@@ -174,8 +177,13 @@ def cmd_linux(args) -> int:
     return run(args)
 
 
+def cmd_diff(args) -> int:
+    from maplecheck.cmd_diff import main as diff_main
+    return diff_main(args)
+
+
 COMMANDS = {"fuzz": cmd_fuzz, "replay": cmd_replay, "bench": cmd_bench, "prove": cmd_prove,
-            "linux": cmd_linux}
+            "linux": cmd_linux, "diff": cmd_diff}
 
 
 # ---------------------------------------------------------------- interrupts

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from kernel_mutants import lookup_bug_tree
 
 from maplecheck.cli import main
 from maplecheck.impl.linux.source import kernel_source
@@ -26,30 +27,9 @@ def stock_src(linux_kernel) -> Path:
     return kernel_source(kernel=linux_kernel)
 
 
-def mutant_tree(stock: Path, dest: Path, patch) -> Path:
-    """A kernel tree of symlinks to ``stock`` but for ``lib/maple_tree.c``, rewritten by ``patch(text)``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for top in stock.iterdir():
-        if top.name != "lib":
-            (dest / top.name).symlink_to(top)
-    (dest / "lib").mkdir()
-    for f in (stock / "lib").iterdir():
-        if f.name != "maple_tree.c":
-            (dest / "lib" / f.name).symlink_to(f)
-    (dest / "lib/maple_tree.c").write_text(patch((stock / "lib/maple_tree.c").read_text()))
-    return dest
-
-
-def _off_by_one_lookup(text: str) -> str:
-    start = text.index("static inline void *mtree_lookup_walk(")
-    m = re.compile(r"pivots\[offset\] >= mas->index").search(text, start)
-    assert m and m.start() - start < 1000, "mtree_lookup_walk no longer looks as expected"
-    return text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
-
-
 def make_buggy_tree(stock: Path, dest: Path) -> Path:
     """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
-    return mutant_tree(stock, dest, _off_by_one_lookup)
+    return lookup_bug_tree(stock, dest)
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,8 @@ import pytest
 from maplecheck.cli import main
 from maplecheck.ops import read_trace
 
-from test_linux_campaign import mutant_tree, stock_src  # noqa: F401 (fixture)
+from kernel_mutants import mutant_tree
+from test_linux_campaign import stock_src  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-c", "import sys; from maplecheck.cli import main; sys.exit(main())"]
