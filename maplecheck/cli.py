@@ -117,12 +117,22 @@ def cmd_fuzz(args) -> int:
         t0 = time.monotonic()
         lib = linux_library(args.linux_src, args.sanitize)
         _say(f"linux adapter: {lib} ({time.monotonic() - t0:.1f}s)")
+    make_example = None
+    if args.initial:
+        from maplecheck.maps import MapsError, describe, initial_examples, read_layout
+        try:
+            vmas = read_layout(args.initial)
+        except MapsError as e:
+            raise UsageProblem(str(e)) from None
+        make_example = initial_examples(vmas)
+        _say(f"initial tree: {describe(vmas)} from {args.initial}")
     progress = _progress(args)
     with progress as update:
         res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
                            out=Path(args.out), linux_src=args.linux_src, sanitize=args.sanitize,
                            example_len=args.example_len, progress=update,
-                           shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs)
+                           shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs,
+                           make_example=make_example)
     rate = res.steps / res.seconds if res.seconds else 0.0
     heights = " ".join(f"h{h}:{n}" for h, n in sorted(res.heights.items()))
     _say(f"{res.examples} examples, {res.steps} checked steps, {rate:,.0f} steps/s; "
@@ -139,6 +149,11 @@ def cmd_fuzz(args) -> int:
         print(f"original trace: {f.original}")
         print(f"replay with: maplecheck replay {f.trace} --impl {args.impl}"
               + (f" --linux-src {args.linux_src}" if args.linux_src else ""))
+    if args.report:
+        from maplecheck.report import write_report
+        page = write_report(res, args.report, title=f"maplecheck fuzz --impl {args.impl} --seed {args.seed}",
+                            timeline=res.timeline, linux_src=args.linux_src)
+        _say(f"report: {page}")
     print(res.summary())
     return EXIT_FOUND if res.failures else EXIT_OK
 

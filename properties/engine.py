@@ -63,6 +63,9 @@ class CampaignResult:
     known: Counter = field(default_factory=Counter)
     skipped: int = 0
     store_types: Counter = field(default_factory=Counter)
+    ops: Counter = field(default_factory=Counter)          # operations sent, by name
+    enomem: Counter = field(default_factory=Counter)       # dup(fail_at): -ENOMEM injection points
+    timeline: list = field(default_factory=list)           # (seconds, steps) after each example
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
@@ -278,8 +281,13 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
                  out: Path = Path("maplecheck-out"), linux_src: str | None = None,
                  sanitize: bool = False, example_len: int = 2000, bulk_max: int = 6000,
                  progress: Callable[[CampaignResult], None] | None = None,
-                 shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True) -> CampaignResult:
-    """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure."""
+                 shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True,
+                 make_example: Callable | None = None) -> CampaignResult:
+    """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure.
+
+    ``make_example(seed, length, bulk_max) -> (flags, ops)`` replaces the generator
+    (``--initial``: every example starts by building a real VMA layout).
+    """
     if steps is None and minutes is None:
         steps = 20000
     res = CampaignResult(impl=impl, seed=seed)
@@ -293,7 +301,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
         if deadline is not None and time.monotonic() >= deadline:
             break
         length = example_len if steps is None else max(1, min(example_len, steps - res.steps))
-        flags, ops = example_ops(example_seed(seed, k), length, bulk_max=bulk_max)
+        flags, ops = (make_example or example_ops)(example_seed(seed, k), length, bulk_max=bulk_max)
         ls = open_lockstep(impl, flags, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
         try:
             run_ops(ls, ops)
@@ -304,6 +312,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
             _close_quietly(ls)
             res.steps += f.step + 1
             res.examples += 1
+            count_coverage(res, ops[:f.step + 1])
             name = f"{impl}-seed{seed}-ex{k}"
             bug = triage_crash(impl, flags, ops[:f.step + 1], f, linux_src) if avoid_known_bugs else None
             if bug is not None:
@@ -321,12 +330,20 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
         res.examples += 1
         k += 1
         res.seconds = time.monotonic() - t0
+        count_coverage(res, ops)
         if progress:
             progress(res)
     res.seconds = time.monotonic() - t0
     after = _store_type_counts()
     res.store_types = Counter({k: after[k] - before[k] for k in after if after[k] > before[k]})
     return res
+
+
+def count_coverage(res: CampaignResult, ops: list[tuple]) -> None:
+    """Operations and -ENOMEM points of one passed example, and a throughput sample."""
+    res.ops.update(op[0] for op in ops)
+    res.enomem.update(op[2] for op in ops if op[0] == "dup" and op[2] is not None)
+    res.timeline.append((res.seconds, res.steps))
 
 
 def _store_type_counts() -> Counter:
