@@ -26,6 +26,7 @@ from maplecheck.tree import MAX
 from .gen import example_ops
 from .impls import impl_names, open_session
 from .lockstep import Divergence, Lockstep
+from .simplify import minimize
 
 BATCH = 512
 
@@ -230,14 +231,17 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
     # a crash of the C side needs only the C side to reproduce, which replays batched
     shrink_impl = "linux" if failure.kind == "crash" and "linux" in impl_names(impl) else impl
 
-    def fails(candidate: list[tuple]) -> bool:
-        f = check_trace(shrink_impl, flags, candidate, linux_src, sanitize,
+    def fails(fl: int, candidate: list[tuple]) -> bool:
+        f = check_trace(shrink_impl, fl, candidate, linux_src, sanitize,
                         avoid_known_bugs=avoid_known_bugs)
         return f is not None and f.kind == failure.kind
 
-    small = shrink(prefix, fails, budget_s) if fails(prefix) else prefix
+    # ddmin, then simpler operations (maplecheck.properties.simplify)
+    m = minimize(flags, prefix, fails, budget_s, shrink) if fails(flags, prefix) else None
+    small, flags = (m.ops, m.flags) if m else (prefix, flags)
     final = check_trace(impl, flags, small, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs) or failure
-    trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}")
+    trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}",
+                        extra={"one_minimal": bool(m and m.one_minimal)})
     return Failure(final.kind, final.message, trace, original, len(small), len(prefix))
 
 
