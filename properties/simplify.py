@@ -7,9 +7,11 @@ operations.  What it leaves is often still hard to read: indices like
 histories that only build a deep tree.  :func:`minimize` spends the shrink
 budget in the order that pays:
 
-1. **rebuild**: replace a long history by a fresh ascending build of the
-   contents the model holds at some step (one store per non-NULL range), so
-   only the few operations after it stay;
+1. **lineage** and **rebuild**: keep only the failing tree's own history
+   (its ancestors' operations up to each dup, dups collapsed: a dup copies
+   node for node), then try replacing a long history by a fresh ascending
+   build of the contents the model holds at some step (one store per
+   non-NULL range), so only the few operations after it stay;
 2. **ddmin** over the operations;
 3. **simplify** each operation: drop RCU (flag and toggles), the alloc-range
    flag, dups (their copy's operations move to the source tree), then
@@ -70,20 +72,23 @@ class _Budget:
         if not ops:
             return False
         self.replays += 1
-        return self.fails_fn(flags, ops)
+        try:
+            return self.fails_fn(flags, ops)
+        except Exception:  # noqa: BLE001 - a candidate that breaks a tree differently is not ours
+            return False
 
 
 # ---------------------------------------------------------------- rebuild from state
 
-def model_contents(flags: int, ops: list[tuple]):
-    """The model's ranges of tree 0 and its flags after ``ops`` (None if the model refuses)."""
+def model_contents(flags: int, ops: list[tuple], t: int = 0):
+    """The model's ranges of tree ``t`` and its flags after ``ops`` (None if the model refuses)."""
     from .impls import open_session
 
     s = open_session("model", flags)
     try:
         for op in ops:
             s.step(op)
-        tree = s.tree(0)
+        tree = s.tree(t)
         return tree.ranges(), tree.flags()
     except Exception:  # noqa: BLE001 - any refusal just means: no rebuild here
         return None
@@ -105,20 +110,61 @@ def rebuild_points(n: int) -> list[int]:
 
 
 def rebuild(flags: int, ops: list[tuple], b: _Budget) -> tuple[int, list[tuple]]:
-    """Replace ``ops[:j]`` by a build of the model's contents at ``j`` when that still fails."""
-    if any(op[0] in ("dup", "destroy") or op[1] != 0 for op in ops):
-        return flags, ops
+    """Replace ``ops[:j]`` by a build of the failing tree's contents at ``j`` when that still fails.
+
+    The failing tree is the last operation's; the operations after ``j`` must
+    all be on it (no dup, no destroy), and move to tree 0 of the fresh build.
+    """
+    t = ops[-1][1]
     for j in rebuild_points(len(ops)):
         if not b.left():
             break
-        got = model_contents(flags, ops[:j])
+        suffix = ops[j:]
+        if any(op[1] != t or op[0] in ("dup", "destroy") for op in suffix):
+            continue
+        got = model_contents(flags, ops[:j], t)
         if got is None:
             continue
         ranges, mflags = got
         new_flags = (flags & ~MT_FLAGS_USE_RCU) | (mflags & MT_FLAGS_USE_RCU)
-        cand = build_ops(ranges) + ops[j:]
+        cand = build_ops(ranges) + [(op[0], 0, *op[2:]) for op in suffix]
         if len(cand) < len(ops) and b.fails(new_flags, cand):
             return new_flags, cand
+    return flags, ops
+
+
+def lineage_ops(ops: list[tuple], stop_at_failed_dup: bool = False) -> list[tuple]:
+    """The failing tree's history alone, on tree 0: its ancestors' ops up to each dup, then its own.
+
+    ``__mt_dup`` copies the source node for node, so continuing on the source
+    instead of the copy keeps the exact shape.  A dup with an injected failure
+    leaves its copy empty: with ``stop_at_failed_dup`` the lineage starts there.
+    """
+    born, parent = {0: -1}, {0: None}
+    n = 0
+    for i, op in enumerate(ops):
+        if op[0] == "dup":
+            n += 1
+            born[n], parent[n] = i, op[1]
+    t, line = ops[-1][1], {}
+    until = len(ops)
+    while t is not None:
+        line[t] = until                       # ops on t count before this index
+        if t and stop_at_failed_dup and ops[born[t]][2] is not None:
+            break
+        until, t = born[t], parent[t]
+    return [(op[0], 0, *op[2:]) for i, op in enumerate(ops)
+            if op[1] in line and i < line[op[1]] and op[0] != "dup"]
+
+
+def lineage(flags: int, ops: list[tuple], b: _Budget) -> tuple[int, list[tuple]]:
+    """Keep only the failing tree's lineage (see :func:`lineage_ops`) when that still fails."""
+    if not any(op[0] == "dup" for op in ops):
+        return flags, ops
+    for stop in (True, False):
+        cand = lineage_ops(ops, stop)
+        if cand and len(cand) < len(ops) and b.fails(flags, cand):
+            return flags, cand
     return flags, ops
 
 
@@ -310,6 +356,7 @@ def minimize(flags: int, ops: list[tuple], fails: Fails, budget_s: float,
     """Rebuild, ddmin, simplify, ddmin, sweep (see the module docstring); the result fails."""
     b = _Budget(fails, budget_s)
     if len(ops) > 20:
+        flags, ops = lineage(flags, ops, b)
         flags, ops = rebuild(flags, ops, b)
 
     def dd(ops):
