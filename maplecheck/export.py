@@ -346,44 +346,70 @@ class HarnessError(SetupError):
 
 
 def _harness_dir(src: Path) -> Path:
-    """A cached copy of the tree's tools/testing/radix-tree, next to links to what it reads."""
+    """A cached copy of the tree's tools/testing/radix-tree, next to links to what it reads.
+
+    The cache is shared by trees that differ only in ``lib/maple_tree.c`` (a
+    mutant next to its stock tree): that one file is copied in per run with an
+    old time stamp, so ``make`` rebuilds only ``maple.o`` (whose ``maple.c``
+    names the file's hash) and never the scaffolding objects.
+    """
     from maplecheck.impl.linux.source import cache_dir
 
-    h = hashlib.sha256(str(src.resolve()).encode())
+    h = hashlib.sha256()
+    for top in ("tools", "include", "arch", "lib/test_maple_tree.c"):
+        h.update(str((src / top).resolve()).encode())
     rdx = src / "tools/testing/radix-tree"
-    for f in sorted(rdx.iterdir()) + [src / "lib/maple_tree.c"]:
+    for f in sorted(rdx.iterdir()):
         if f.is_file():
             h.update(f.name.encode() + f.read_bytes())
     root = cache_dir() / "harness" / h.hexdigest()[:16]
-    build = root / "tools/testing/radix-tree"
-    if not build.is_dir():
+    if not (root / "tools/testing/radix-tree").is_dir():
         tmp = root.with_name(root.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "tools/testing").mkdir(parents=True)
+        (tmp / "lib").mkdir()
         shutil.copytree(rdx, tmp / "tools/testing/radix-tree", symlinks=False)
-        for d, skip in ((src, "tools"), (src / "tools", "testing"), (src / "tools/testing", "radix-tree")):
+        for d, skip in ((src, ("tools", "lib")), (src / "tools", ("testing",)),
+                        (src / "tools/testing", ("radix-tree",)), (src / "lib", ("maple_tree.c",))):
             rel = d.relative_to(src)
             for top in d.iterdir():
-                if top.name != skip:
+                if top.name not in skip:
                     (tmp / rel / top.name).symlink_to(top.resolve())
         try:
             os.rename(tmp, root)
         except OSError:  # another process made it first
             shutil.rmtree(tmp, ignore_errors=True)
-    return build
+    return root
+
+
+#: the time stamp of the copied lib/maple_tree.c: older than any object, so only maple.o rebuilds
+OLD_MTIME = 946684800  # 2000-01-01
+
+
+def _put_kernel_file(root: Path, src: Path) -> str:
+    """Copy the tree's lib/maple_tree.c into the harness (when it differs); return its hash."""
+    data = (src / "lib/maple_tree.c").read_bytes()
+    dest = root / "lib/maple_tree.c"
+    if not dest.exists() or dest.read_bytes() != data:
+        dest.write_bytes(data)
+    os.utime(dest, (OLD_MTIME, OLD_MTIME))
+    return hashlib.sha256(data).hexdigest()
 
 
 def run_c_test(test: str, flags: int, name: str, src: Path, timeout: float = 120.0) -> tuple[bool, str]:
     """Build ``test`` into the tree's maple harness and run it; return (passed, output)."""
     import fcntl
 
-    build = _harness_dir(src)
+    root = _harness_dir(src)
+    build = root / "tools/testing/radix-tree"
     maple_c = (src / "tools/testing/radix-tree/maple.c").read_text()
     if TEST_SUITE_INCLUDE not in maple_c:
         raise HarnessError(f"{src}: tools/testing/radix-tree/maple.c does not include lib/test_maple_tree.c")
-    with open(build / ".maplecheck.lock", "w") as lock:
+    with open(root / ".maplecheck.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time in a cached harness
-        return _build_and_run(build, harness_source(maple_c, test, flags, name), src, timeout)
+        digest = _put_kernel_file(root, src)
+        source = f"/* lib/maple_tree.c sha256 {digest} */\n" + harness_source(maple_c, test, flags, name)
+        return _build_and_run(build, source, src, timeout)
 
 
 def _build_and_run(build: Path, source: str, src: Path, timeout: float) -> tuple[bool, str]:

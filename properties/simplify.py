@@ -19,7 +19,8 @@ budget in the order that pays:
    merge entries into a few small value entries, and shrink sizes;
 4. **ddmin** again and a one-by-one removal sweep: when that sweep finishes
    without a removal, the trace is 1-minimal (no single operation can go),
-   which :func:`minimize` reports.
+   which :func:`minimize` reports.  Steps 3-4 repeat (at most three rounds)
+   while they change something.
 
 Every candidate is replayed on fresh trees by ``fails(flags, ops)``; a
 candidate is kept only when it fails the same way, so the result always fails.
@@ -364,10 +365,15 @@ def minimize(flags: int, ops: list[tuple], fails: Fails, budget_s: float,
         return ddmin(ops, lambda c: b.fails(flags, c), left)
 
     ops = dd(ops)
-    for p in PASSES:
-        if not b.left():
+    minimal = False
+    for _round in range(3):  # a removal can make another simplification possible
+        before = (flags, ops)
+        for p in PASSES:
+            if not b.left():
+                break
+            flags, ops = p(flags, ops, b)
+        ops = dd(ops)
+        ops, minimal = one_by_one(flags, ops, b)
+        if (flags, ops) == before or not b.left():
             break
-        flags, ops = p(flags, ops, b)
-    ops = dd(ops)
-    ops, minimal = one_by_one(flags, ops, b)
     return Minimized(flags, ops, minimal, b.replays)
