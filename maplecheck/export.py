@@ -366,13 +366,15 @@ def _harness_dir(src: Path) -> Path:
     if not (root / "tools/testing/radix-tree").is_dir():
         tmp = root.with_name(root.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "tools/testing").mkdir(parents=True)
-        (tmp / "lib").mkdir()
+        # real folders wherever a file includes "../../../lib/...": a path through a
+        # symlinked folder would climb out of the link's target, into the stock tree
+        real = {"tools": ("testing",), "tools/testing": ("radix-tree", "shared"),
+                "tools/testing/shared": (), "lib": ("maple_tree.c",)}
+        for rel in real:
+            (tmp / rel).mkdir(parents=True)
         shutil.copytree(rdx, tmp / "tools/testing/radix-tree", symlinks=False)
-        for d, skip in ((src, ("tools", "lib")), (src / "tools", ("testing",)),
-                        (src / "tools/testing", ("radix-tree",)), (src / "lib", ("maple_tree.c",))):
-            rel = d.relative_to(src)
-            for top in d.iterdir():
+        for rel, skip in {"": ("tools", "lib"), **real}.items():
+            for top in (src / rel).iterdir():
                 if top.name not in skip:
                     (tmp / rel / top.name).symlink_to(top.resolve())
         try:
