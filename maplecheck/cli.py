@@ -22,6 +22,8 @@ class UsageProblem(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from maplecheck.cmd_linux import add_kernel_arg
+
     p = argparse.ArgumentParser(prog="maplecheck", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -30,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="implementation(s) checked against the model (default: %(default)s)")
         sp.add_argument("--linux-src", metavar="DIR", default=None,
                         help="kernel source tree to build the Linux adapter from "
-                             "(default: Debian's linux-source-6.12, fetched and cached)")
+                             "(default: Debian's, see --kernel)")
+        add_kernel_arg(sp)
         sp.add_argument("--sanitize", action="store_true",
                         help="use the ASan/UBSan build of the Linux adapter")
         sp.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false",
@@ -60,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=("ops", "fork"))
     b.add_argument("--impl", choices=("linux", "python", "both"), default="both")
     b.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(b)
     b.add_argument("--entries", type=int, default=None, metavar="N")
     b.add_argument("--iterations", type=int, default=None, metavar="N")
     b.add_argument("--initial", metavar="MAPS", default=None,
@@ -78,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="build it in the tree's tools/testing/radix-tree harness and run it "
                          "(exit 1 when it fails there)")
     ex.add_argument("--linux-src", metavar="DIR", default=None)
-    ex.add_argument("--kernel", metavar="V", default=None, help="a kernel the project fetches (6.12, 7.3)")
+    add_kernel_arg(ex)
 
     sh = sub.add_parser("show", help="draw the tree(s) of a trace after a step")
     sh.add_argument("trace", metavar="TRACE")
@@ -90,12 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--svg", metavar="FILE")
     out.add_argument("--png", metavar="FILE")
     sh.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(sh)
 
     lx = sub.add_parser("linux", help="the Linux adapter")
     lsub = lx.add_subparsers(dest="linux_command", required=True)
     lb = lsub.add_parser("build", help="fetch (if needed) and build the Linux adapter")
     lb.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(lb)
     lb.add_argument("--sanitize", action="store_true", help="build the ASan/UBSan variant too")
+    ll = lsub.add_parser("list", help="kernel versions Debian packages and those in the cache")
+    ll.add_argument("--update", action="store_true", help="refresh the cached package lists first")
     return p
 
 
@@ -126,6 +134,8 @@ def cmd_fuzz(args) -> int:
             raise UsageProblem(str(e)) from None
         make_example = initial_examples(vmas)
         _say(f"initial tree: {describe(vmas)} from {args.initial}")
+    from maplecheck.cmd_linux import say_structure_note
+    say_structure_note(args)
     progress = _progress(args)
     with progress as update:
         res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
@@ -143,12 +153,15 @@ def cmd_fuzz(args) -> int:
              + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
     for name, n in sorted(res.known.items()):
         _say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
+    for name, n in sorted(res.deviations.items()):
+        _say(f"registered kernel deviation from the model seen {n} times: {name} (--no-known-bugs to fail)")
     for f in res.failures:
         print(f"FAILED ({f.kind}): {f.message}")
         print(f"minimized trace ({f.ops} of {f.original_ops} ops): {f.trace}")
         print(f"original trace: {f.original}")
         print(f"replay with: maplecheck replay {f.trace} --impl {args.impl}"
-              + (f" --linux-src {args.linux_src}" if args.linux_src else ""))
+              + (f" --kernel {args.kernel}" if args.kernel else
+                 f" --linux-src {args.linux_src}" if args.linux_src else ""))
     if args.report:
         from maplecheck.report import write_report
         page = write_report(res, args.report, title=f"maplecheck fuzz --impl {args.impl} --seed {args.seed}",
@@ -195,6 +208,8 @@ def cmd_replay(args) -> int:
     from maplecheck.properties.engine import check_trace
 
     flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
+    from maplecheck.cmd_linux import say_structure_note
+    say_structure_note(args)
     failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize,
                           avoid_known_bugs=args.avoid_known_bugs)
     if failure:
@@ -223,17 +238,8 @@ def cmd_prove(args) -> int:
 # ---------------------------------------------------------------- linux build
 
 def cmd_linux(args) -> int:
-    from maplecheck.properties.impls import linux_library
-
-    t0 = time.monotonic()
-    lib = linux_library(args.linux_src, sanitize=False)
-    _say(f"optimized build: {lib} ({time.monotonic() - t0:.1f}s)")
-    if args.sanitize:
-        t1 = time.monotonic()
-        asan = linux_library(args.linux_src, sanitize=True)
-        _say(f"ASan/UBSan build: {asan} ({time.monotonic() - t1:.1f}s)")
-    print(f"adapter={lib}")
-    return EXIT_OK
+    from maplecheck.cmd_linux import cmd_linux as run
+    return run(args)
 
 
 def cmd_export(args) -> int:
@@ -256,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     from maplecheck.properties.impls import SetupError
 
     try:
+        from maplecheck.cmd_linux import resolve_kernel_args
+        resolve_kernel_args(args)
         return COMMANDS[args.command](args)
     except (UsageProblem, SetupError, TraceError) as e:
         first, _, rest = str(e).partition("\n")

@@ -435,21 +435,9 @@ def _build_and_run(build: Path, source: str, src: Path, timeout: float) -> tuple
 
 # ---------------------------------------------------------------- the command
 
-def kernel_tree(linux_src: str | None, kernel: str | None) -> Path:
-    """The kernel tree named by --linux-src or --kernel (the project's fetched trees)."""
-    from maplecheck.impl.linux.source import kernel_source
-
-    if kernel is None:
-        return kernel_source(linux_src)
-    try:
-        return kernel_source(linux_src, kernel=kernel)
-    except TypeError:  # a source module without kernel selection
-        raise ExportError(f"--kernel {kernel}: this maplecheck selects kernels by --linux-src only") from None
-
-
 def main(args) -> int:
     """``maplecheck export TRACE --c [--name N] [--out FILE] [--run (--linux-src DIR | --kernel V)]``."""
-    from maplecheck.impl.linux.source import LinuxSourceError
+    from maplecheck.impl.linux.source import LinuxSourceError, kernel_source
     from maplecheck.ops import read_trace
 
     if not args.c:
@@ -467,8 +455,8 @@ def main(args) -> int:
     if not args.run:
         print(f"test=check_{c_name(name)} ops={len(ops)}")
         return 0
-    try:
-        src = kernel_tree(args.linux_src, args.kernel)
+    try:  # --kernel V was resolved to its tree (args.linux_src) by the command line
+        src = kernel_source(args.linux_src)
     except LinuxSourceError as e:
         raise ExportError(str(e)) from None
     passed, out = run_c_test(test, flags, name, src)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Callable
 
 from maplecheck.ops import TraceError, write_trace
-from maplecheck.tree import MAX
 
 from .gen import example_ops
-from .impls import impl_names, open_session
+from .impls import impl_names, linux_tree, open_session, python_follows_linux
+from .known import may_deviate
 from .lockstep import Divergence, Lockstep
 from .simplify import minimize
 
@@ -62,6 +62,7 @@ class CampaignResult:
     heights: Counter = field(default_factory=Counter)
     flags: Counter = field(default_factory=Counter)
     known: Counter = field(default_factory=Counter)
+    deviations: Counter = field(default_factory=Counter)
     skipped: int = 0
     store_types: Counter = field(default_factory=Counter)
     ops: Counter = field(default_factory=Counter)          # operations sent, by name
@@ -70,13 +71,17 @@ class CampaignResult:
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
-                f"failures={len(self.failures)} seconds={self.seconds:.1f}")
+                f"failures={len(self.failures)} deviations={sum(self.deviations.values())} "
+                f"seconds={self.seconds:.1f}")
 
 
 # ---------------------------------------------------------------- running ops
 
 def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize: bool = False,
-                  contents_every: int = 1, avoid_known_bugs: bool = True) -> Lockstep:
+                  contents_every: int = 1, avoid_known_bugs: bool = True,
+                  kernel: str | None = None) -> Lockstep:
+    linux_src = linux_tree(linux_src, kernel)
+    same_structure = impl != "both" or python_follows_linux(linux_src)[0]
     model = open_session("model", flags)
     impls = {}
     try:
@@ -87,26 +92,21 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
         for s in impls.values():
             s.close()
         raise
-    return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs)
+    return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs,
+                    compare_dumps=same_structure)
 
 
 def _needs_single_step(op: tuple) -> bool:
     """Operations that lockstep judges with facts read off the trees first.
 
-    dup(fail_at) (the node count decides -ENOMEM), inserts that may widen to
-    [0, MAX] (NULL, or [0, MAX] itself), reverse gap searches up to MAX, and
-    destroy (the known-bug check) — see :class:`Lockstep`.
+    dup(fail_at) (the node count decides -ENOMEM), ops a registered kernel
+    deviation may concern (its predicate reads the tree first), and destroy
+    (the known-bug check) — see :class:`Lockstep`.
     """
     name, _t, *args = op
     if name == "dup":
         return args[0] is not None
-    if name == "insert_range":
-        return args[2] is None or (args[0] == 0 and args[1] == MAX)
-    if name == "empty_area_rev":
-        return args[1] == MAX
-    if name == "alloc_rrange":
-        return args[3] == MAX
-    return name == "destroy"
+    return name == "destroy" or may_deviate(op)
 
 
 def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
@@ -149,7 +149,7 @@ def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
 
 def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None = None,
                 sanitize: bool = False, batched: bool = True,
-                avoid_known_bugs: bool = True) -> ImplFailure | None:
+                avoid_known_bugs: bool = True, kernel: str | None = None) -> ImplFailure | None:
     """Replay ``ops`` on fresh trees; return the failure, or None when all is well.
 
     Batched replay validates after every write and compares every result, but
@@ -157,6 +157,7 @@ def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None =
     failed, the batch is replayed one operation at a time so the failure names
     the first operation after which the trees differ.
     """
+    linux_src = linux_tree(linux_src, kernel)
     f = _check_once(impl, flags, ops, linux_src, sanitize, batched, avoid_known_bugs)
     if f is not None and batched and f.kind in ("contents", "dump", "flags"):
         exact = _check_once(impl, flags, ops[:f.step + 1], linux_src, sanitize, False, avoid_known_bugs)
@@ -286,12 +287,14 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
                  sanitize: bool = False, example_len: int = 2000, bulk_max: int = 6000,
                  progress: Callable[[CampaignResult], None] | None = None,
                  shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True,
-                 make_example: Callable | None = None) -> CampaignResult:
+                 make_example: Callable | None = None,
+                 kernel: str | None = None) -> CampaignResult:
     """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure.
 
     ``make_example(seed, length, bulk_max) -> (flags, ops)`` replaces the generator
     (``--initial``: every example starts by building a real VMA layout).
     """
+    linux_src = linux_tree(linux_src, kernel)
     if steps is None and minutes is None:
         steps = 20000
     res = CampaignResult(impl=impl, seed=seed)
@@ -311,6 +314,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
             run_ops(ls, ops)
             res.heights[ls.max_height] += 1
             res.known.update(ls.known_avoided)
+            res.deviations.update(ls.deviations)
             res.skipped += ls.skipped
         except ImplFailure as f:
             _close_quietly(ls)

@@ -40,6 +40,44 @@ def linux_library(linux_src: str | None = None, sanitize: bool = False):
         raise SetupError(f"linux adapter: {e}") from e
 
 
+def linux_tree(linux_src: str | None = None, kernel: str | None = None) -> str | None:
+    """The kernel tree a ``--linux-src``/``--kernel`` pair names, as a path (None: the default).
+
+    Resolving once up front lets everything below pass one path around; a
+    kernel that cannot be had raises SetupError with one clear line.
+    """
+    if kernel is None:
+        return linux_src
+    from maplecheck.impl.linux.source import kernel_source
+    try:
+        return str(kernel_source(linux_src, kernel))
+    except Exception as e:  # LinuxSourceError: one line for the user
+        raise SetupError(f"linux source: {e}") from e
+
+
+@lru_cache(maxsize=None)
+def python_follows_linux(linux_src: str | None = None) -> tuple[bool, str]:
+    """(does our Python tree follow this kernel's write path, the kernel's version)."""
+    from maplecheck.impl.linux.source import kernel_info, kernel_source
+    from maplecheck.impl.pytree import follows
+    try:
+        info = kernel_info(kernel_source(linux_src))
+    except Exception as e:  # LinuxSourceError: one line for the user
+        raise SetupError(f"linux source: {e}") from e
+    return follows(info), info["version"]
+
+
+def structure_note(impl: str, linux_src: str | None = None) -> str | None:
+    """The one line ``--impl both`` prints when it compares contents and results only."""
+    if impl != "both":
+        return None
+    ok, version = python_follows_linux(linux_src)
+    if ok:
+        return None
+    return (f"--impl both: our Python tree does not follow Linux {version}'s write path; "
+            "comparing contents and results only, not node structure")
+
+
 #: extra in-process implementations by name (tests register mutants here)
 LOCAL_FACTORIES: dict = {}
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Shared test settings: Hypothesis profiles.
+"""Shared test settings: Hypothesis profiles, and which kernels the Linux-side tests run on.
 
 ``ci`` (the default) is deterministic and bounded: derandomized, a fixed number
 of examples, no deadline (CI machines are noisy).  Long exploration belongs to
@@ -7,6 +7,11 @@ of examples, no deadline (CI machines are noisy).  Long exploration belongs to
 """
 
 import os
+
+# Tests that build the Linux adapter without naming a kernel compare it with our
+# Python tree, which follows Linux 6.12's write path: they run on 6.12.  Tests
+# that hold on every kernel take the ``linux_kernel`` fixture instead (below).
+os.environ.setdefault("MAPLECHECK_KERNEL", "6.12")
 
 from hypothesis import HealthCheck, settings
 

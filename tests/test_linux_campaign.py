@@ -79,7 +79,7 @@ def test_cli_fuzz_summary_and_exit_codes(stock_src, capsys, tmp_path):
                "--linux-src", str(stock_src), "--out", str(tmp_path)])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert rc == 0
-    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=0 seconds=[\d.]+", last)
+    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=0 deviations=\d+ seconds=[\d.]+", last)
 
 
 def test_cli_setup_errors_exit_2(tmp_path, capsys):

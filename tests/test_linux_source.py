@@ -71,11 +71,19 @@ def test_broken_tree_reports_compiler_error(tmp_path):
     src = kernel_source()
     fake = tmp_path / "linux"
     fake.mkdir()
-    for d in ("tools", "include", "arch"):
+    for d in ("include", "arch"):
         if (src / d).exists():
             (fake / d).symlink_to(src / d)
+    # real folders down to tools/testing/shared, whose maple-shim.c includes ../../../lib/maple_tree.c
+    for sub in ("tools", "tools/testing", "tools/testing/shared"):
+        (fake / sub).mkdir()
+        for entry in (src / sub).iterdir():
+            if not (fake / sub / entry.name).exists() and entry.name not in ("testing", "shared"):
+                (fake / sub / entry.name).symlink_to(entry)
     write(fake / "lib/maple_tree.c", "this is not C;\n")
     with pytest.raises(AdapterBuildError) as ei:
         build_adapter(fake)
     first, *rest = str(ei.value).splitlines()
-    assert "building the Linux adapter failed" in first and rest
+    assert "building the Linux adapter from" in first and rest
+    # one line naming the first compiler error and its file
+    assert "lib/maple_tree.c:1: " in first

@@ -313,8 +313,9 @@ class LinuxFactory:
 
     name = "linux"
 
-    def __init__(self, linux_src=None, sanitize: bool = False, lib_path=None):
-        self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize)
+    def __init__(self, linux_src=None, sanitize: bool = False, lib_path=None, kernel: str | None = None):
+        self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize,
+                                                                      kernel=kernel)
         self.lib = load_library(self.lib_path)
 
     def create(self, flags: int = 0) -> LinuxTree:

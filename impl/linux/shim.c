@@ -40,9 +40,15 @@
  *     kernel BUG and aborts the process.
  */
 
-#define CONFIG_DEBUG_MAPLE_TREE
-#define CONFIG_MAPLE_SEARCH
-#define MAPLE_32BIT (MAPLE_NODE_SLOTS > 31)
+/*
+ * The tree's own harness decides the configuration: maple-shared.h (from the
+ * tree's tools/testing/shared) sets the maple tree's debug/search options and
+ * pulls the scaffolding; its maple-shim.c (included below, after our
+ * allocation wrappers) includes lib/maple_tree.c and adds whatever glue that
+ * kernel version needs (an RCU free callback on 7.x).  build.py takes the
+ * include paths and defines from the tree's radix-tree Makefile and shared.mk
+ * and passes the detected features as MC_HAVE_* macros.
+ */
 
 /* Must come first: pulls generated/autoconf.h, which sets CONFIG_64BIT. */
 #include <linux/kconfig.h>
@@ -58,8 +64,7 @@
 void mc_dump_stack(void);
 #define dump_stack() mc_dump_stack()
 
-#include "shared.h"
-#include <linux/init.h>
+#include "maple-shared.h"
 #include <linux/slab.h>
 #include <linux/maple_tree.h>
 
@@ -147,39 +152,98 @@ void mc_dump_stack(void)
 static long mc_fail_at;		/* 0: no injection */
 static long mc_alloc_count;	/* nodes requested since injection started */
 
+/*
+ * Count one node request of @n nodes; true when it is the request that must
+ * fail (its range of counted nodes holds the fail_at-th node).
+ */
+static bool mc_request_fails(long n)
+{
+	long first;
+
+	if (mc_fail_at <= 0 || n <= 0)
+		return false;
+	first = mc_alloc_count + 1;
+	mc_alloc_count += n;
+	return first <= mc_fail_at && mc_fail_at <= mc_alloc_count;
+}
+
 static void *mc_node_alloc(struct kmem_cache *cache, gfp_t gfp)
 {
-	if (mc_fail_at > 0) {
-		mc_alloc_count++;
-		if (mc_alloc_count == mc_fail_at)
-			return NULL;
-	}
+	if (mc_request_fails(1))
+		return NULL;
 	return kmem_cache_alloc_lru(cache, NULL, gfp);
 }
 
+#ifdef MC_HAVE_SHEAVES
+static struct slab_sheaf *mc_prefill_sheaf(struct kmem_cache *cache, gfp_t gfp,
+					   unsigned int size)
+{
+	if (mc_request_fails(size))
+		return NULL;
+	return kmem_cache_prefill_sheaf(cache, gfp, size);
+}
+
+/* the nodes a refill takes from the cache: none if the sheaf holds enough */
+static long mc_refill_count(struct slab_sheaf *sheaf, unsigned int size)
+{
+	if (kmem_cache_sheaf_size(sheaf) >= size)
+		return 0;
+	if (size > sheaf->capacity)
+		return size;	/* replaced by a new sheaf of @size nodes */
+	return size - kmem_cache_sheaf_size(sheaf);
+}
+
+static int mc_refill_sheaf(struct kmem_cache *cache, gfp_t gfp,
+			   struct slab_sheaf **sheafp, unsigned int size)
+{
+	if (mc_request_fails(mc_refill_count(*sheafp, size)))
+		return -ENOMEM;
+	return kmem_cache_refill_sheaf(cache, gfp, sheafp, size);
+}
+
+#define kmem_cache_prefill_sheaf(cache, gfp, size) mc_prefill_sheaf(cache, gfp, size)
+#define kmem_cache_refill_sheaf(cache, gfp, sheafp, size) \
+	mc_refill_sheaf(cache, gfp, sheafp, size)
+#else
 static int mc_node_alloc_bulk(struct kmem_cache *cache, gfp_t gfp, size_t size,
 			      void **list)
 {
-	if (mc_fail_at > 0) {
-		long first = mc_alloc_count + 1;
-
-		mc_alloc_count += size;
-		if (first <= mc_fail_at && mc_fail_at <= mc_alloc_count)
-			return 0;
-	}
+	if (mc_request_fails(size))
+		return 0;
 	return kmem_cache_alloc_bulk(cache, gfp, size, list);
 }
 
-#define kmem_cache_alloc(cache, gfp) mc_node_alloc(cache, gfp)
 #define kmem_cache_alloc_bulk(cache, gfp, size, list) \
 	mc_node_alloc_bulk(cache, gfp, size, list)
+#endif
+
+#define kmem_cache_alloc(cache, gfp) mc_node_alloc(cache, gfp)
+
+/*
+ * Inside the kernel file every kfree() frees a maple node (7.x frees a
+ * node it did not use that way).  The kernel's kfree returns a slab object
+ * to its cache; the scaffolding's kfree would free() it behind the node
+ * cache's back and the live-node count would never drop.  Route it back.
+ */
+static void mc_kfree_node(void *node);
+#define kfree(p) mc_kfree_node(p)
 
 /* ------------------------------------------------------------ the kernel */
 
-#include MC_KERNEL_MAPLE_TREE_C	/* lib/maple_tree.c of the kernel tree, set by build.py */
+/* the tree's tools/testing/shared/maple-shim.c, which includes its lib/maple_tree.c */
+#include MC_KERNEL_MAPLE_SHIM_C
 
 #undef kmem_cache_alloc
 #undef kmem_cache_alloc_bulk
+#undef kfree
+#undef kmem_cache_prefill_sheaf
+#undef kmem_cache_refill_sheaf
+
+static void mc_kfree_node(void *node)
+{
+	if (node)
+		kmem_cache_free(maple_node_cache, node);
+}
 
 _Static_assert(sizeof(struct maple_node) == 256, "maple node must be 256 bytes (64-bit geometry)");
 _Static_assert(MAPLE_RANGE64_SLOTS == 16, "64-bit geometry: 16 range slots");
@@ -195,8 +259,8 @@ struct mc_tree {
 
 typedef uint64_t u64w;
 
-/* the scaffolding's allocator reads this (normally defined by the test main) */
-int kmalloc_verbose;
+/* the scaffolding's allocator reads this; tools/lib/slab.c defines it where the harness links it */
+int kmalloc_verbose __attribute__((weak));
 
 static __thread int mc_registered;
 static int mc_initialised;

@@ -91,7 +91,7 @@ class RemoteLinuxSession:
     """
 
     def __init__(self, flags: int = 0, linux_src=None, sanitize: bool = False, lib_path=None,
-                 timeout: float | None = None):
+                 timeout: float | None = None, kernel: str | None = None):
         from .build import build_adapter
 
         if type(flags) is not int or flags & ~CREATE_FLAGS:
@@ -99,7 +99,8 @@ class RemoteLinuxSession:
             raise TraceError(f"flags {flags!r} has bits outside {CREATE_FLAGS:#x}")
         self.flags = flags
         self.sanitize = sanitize
-        self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize)
+        self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize,
+                                                                      kernel=kernel)
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
         self._log = None
