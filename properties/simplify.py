@@ -101,13 +101,12 @@ def build_ops(ranges) -> list[tuple]:
 
 
 def rebuild_points(n: int) -> list[int]:
-    """Where to cut a history of ``n`` ops: the last few positions, then geometrically back."""
-    pts = list(range(n - 1, max(0, n - 6), -1))
-    k = 8
-    while n - k > 0:
-        pts.append(n - k)
-        k *= 2
-    return [p for p in pts if p > 0]
+    """Where to cut a history of ``n`` ops: just before the failing op, then a little earlier.
+
+    Few points on purpose: each costs a replay of a whole build, and ddmin
+    after a successful rebuild does the rest.
+    """
+    return [p for p in (n - 1, n - 2, n - 4) if p > 0]
 
 
 def rebuild(flags: int, ops: list[tuple], b: _Budget) -> tuple[int, list[tuple]]:
