@@ -11,9 +11,11 @@ MINUTES ?= 10
 # System packages (liburcu for the kernel's user-space scaffolding, a C compiler,
 # apt for fetching Debian's linux-source-6.12), then this package and its deps.
 setup:
-	@if ! [ -e /usr/include/urcu.h ] || ! command -v cc >/dev/null || ! command -v dpkg-deb >/dev/null; then \
+	@if ! [ -e /usr/include/urcu.h ] || ! command -v cc >/dev/null || ! command -v dpkg-deb >/dev/null \
+	    || ! command -v dot >/dev/null || ! command -v chromium >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburcu-dev gcc make xz-utils; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburcu-dev gcc make xz-utils \
+			graphviz chromium; \
 	fi
 	$(PYTHON) -m pip install -q -e .
 
