@@ -122,31 +122,41 @@ def finding_section(n: int, failure, out_dir: Path, linux_src: str | None = None
 def write_report(result, out_dir: str | Path, title: str = "maplecheck campaign",
                  timeline: Iterable[tuple[float, int]] = (), extra: dict | None = None,
                  linux_src: str | None = None) -> Path:
-    """Write ``out_dir/index.html`` for a campaign result; return its path."""
+    """Write ``out_dir/index.html`` for a campaign result; return its path.
+
+    Every field is optional (a ``diff`` result passes what it has; ``extra``
+    adds rows to the numbers table); ``timeline`` defaults to ``result.timeline``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rate = result.steps / result.seconds if result.seconds else 0.0
-    failures = list(getattr(result, "failures", []))
-    numbers = {"implementation": result.impl, "seed": result.seed, "examples": result.examples,
-               "checked steps": f"{result.steps:,}", "seconds": f"{result.seconds:.1f}",
+    def get(name, default=None):
+        value = getattr(result, name, None)
+        return default if value is None else value
+
+    steps, seconds = get("steps", 0), get("seconds", 0.0)
+    rate = steps / seconds if seconds else 0.0
+    failures = list(get("failures", []))
+    numbers = {"implementation": get("impl", "-"), "seed": get("seed", "-"), "examples": get("examples", 0),
+               "checked steps": f"{steps:,}", "seconds": f"{seconds:.1f}",
                "steps/s": f"{rate:,.0f}", "findings": len(failures),
-               "cursor calls not sent (undefined in Linux)": getattr(result, "skipped", 0)}
+               "cursor calls not sent (undefined in Linux)": get("skipped", 0)}
     numbers.update(extra or {})
     verdict = (f"<p class='bad'>{len(failures)} finding(s)</p>" if failures
                else "<p class='ok'>no finding: every result, validation and content check held</p>")
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in numbers.items())
-    ops = Counter(getattr(result, "ops", {}) or {})
-    enomem = Counter({f"node request {k}": v for k, v in (getattr(result, "enomem", {}) or {}).items()})
+    ops = Counter(get("ops", {}))
+    enomem = Counter({f"node request {k}": v for k, v in get("enomem", {}).items()})
     body = [f"<h1>{esc(title)}</h1>", verdict, f"<table class='counts'>{rows}</table>",
-            "<h2>Throughput</h2>", throughput_svg(list(timeline)),
+            "<h2>Throughput</h2>", throughput_svg(list(timeline) or list(get("timeline", []))),
             "<h2>Coverage</h2>",
-            count_table("Write paths (store types, our Python tree)", result.store_types, "store type"),
-            count_table("Largest height per example", Counter({f"height {h}": n for h, n in result.heights.items()}),
-                        "height"),
+            count_table("Write paths (store types, our Python tree)", get("store_types", {}), "store type"),
+            count_table("Largest height per example",
+                        Counter({f"height {h}": n for h, n in get("heights", {}).items()}), "height"),
             count_table("Operations", ops, "operation"),
             count_table("-ENOMEM injection points (dup)", enomem, "fails at"),
-            count_table("Known kernel bugs stepped around", result.known, "bug"),
-            count_table("Tree flags per example", Counter({f"{k:#x}": v for k, v in result.flags.items()}), "flags")]
+            count_table("Known kernel bugs stepped around", get("known", {}), "bug"),
+            count_table("Tree flags per example",
+                        Counter({f"{k:#x}": v for k, v in get("flags", {}).items()}), "flags")]
     for n, f in enumerate(failures, start=1):
         body.append(finding_section(n, f, out_dir, linux_src))
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
