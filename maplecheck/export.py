@@ -88,16 +88,20 @@ def model_results(flags: int, ops: list[tuple]) -> tuple[list, list]:
     """Run ``ops`` on the model; return each op's plain result and the final model trees."""
     from maplecheck.properties.impls import open_session
 
+    from maplecheck.tree import MapleUsageError
+
     session = open_session("model", flags)
     results = []
     for op in ops:
         try:
             results.append(session.step(op))
-        except TraceError:
-            raise
-        except Exception as e:  # the model refuses an op (a usage error Linux leaves undefined)
-            raise ExportError(f"the model refuses {op[0]} at step {len(results)}: {e}") from None
+        except MapleUsageError:  # a call Linux leaves undefined: lockstep never sends it either
+            results.append(UNDEFINED)
     return results, session.trees
+
+
+#: the result of an operation the model refuses (see maplecheck.tree.MasNullNode)
+UNDEFINED = object()
 
 
 class _Writer:
@@ -131,6 +135,9 @@ class _Writer:
         name, t, *a = op
         mt = self.tree(t)
         self.emit(f"/* step {step}: {name}({', '.join(map(str, a))}) on tree {t} */")
+        if res is UNDEFINED:
+            self.emit("/* left out: undefined in Linux for this state (the model refuses it) */")
+            return
         getattr(self, "op_" + name, self.op_cursor)(t, mt, name, a, res)
         if name in WRITES and name not in ("destroy", "dup"):
             self.emit(f"mt_validate({mt});")
@@ -149,6 +156,9 @@ class _Writer:
 
     def op_replace(self, t, mt, name, a, res):
         ret, old = res
+        if ret == -22:  # -EINVAL: a NULL or advanced entry is refused before any walk
+            self.emit(f"/* replace with {c_entry(a[1])} is refused (-EINVAL): nothing to call */")
+            return
         self.locals.update(mas=True, entry=True)
         self.emit(f"mas.tree = {mt};")
         self.emit(f"mas_set(&mas, {c_word(a[0])});")
@@ -158,7 +168,7 @@ class _Writer:
             self.emit(f"MT_BUG_ON({mt}, entry != {c_entry(old)});")
             self.emit(f"MT_BUG_ON({mt}, mas_store_gfp(&mas, {c_entry(a[1])}, GFP_KERNEL) != 0);")
         else:
-            self.emit(f"MT_BUG_ON({mt}, entry != NULL); /* the model: {ret}, nothing to replace */")
+            self.emit(f"MT_BUG_ON({mt}, entry != NULL); /* -ENOENT: an empty range, nothing to replace */")
         self.emit(f"mtree_unlock({mt});")
 
     def op_set_rcu(self, t, mt, name, a, res):
@@ -178,7 +188,8 @@ class _Writer:
         new = len(self.trees)
         if a[0] is not None:
             raise ExportError("dup with an injected allocation failure has no plain kernel call")
-        self.emit(f"mt_init_flags(&tree{new}, {c_flags(self.flags)});")
+        # the copy gets the source's flags as they are now (RCU may have been toggled)
+        self.emit(f"mt_init_flags(&tree{new}, {mt}->ma_flags & ~MT_FLAGS_HEIGHT_MASK);")
         self.check(t, f"mtree_dup({mt}, &tree{new}, GFP_KERNEL) != {res}")
         self.emit(f"mt_validate(&tree{new});")
         self.reset_cursor(t)
