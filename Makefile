@@ -11,13 +11,15 @@ KERNEL ?= latest
 
 # System packages (liburcu for the kernel's user-space scaffolding, a C compiler,
 # apt and distro-info-data for fetching Debian's linux-source-VERSION from the
-# suites newer than this machine's release), then this package and its deps.
+# suites newer than this machine's release, graphviz for `show`, chromium to check
+# `--report` pages, elfutils for the C stack of a hang), then this package and its deps.
 setup:
 	@if ! [ -e /usr/include/urcu.h ] || ! command -v cc >/dev/null || ! command -v dpkg-deb >/dev/null \
-			|| ! [ -e /usr/share/distro-info/debian.csv ]; then \
+			|| ! [ -e /usr/share/distro-info/debian.csv ] || ! command -v dot >/dev/null \
+			|| ! command -v chromium >/dev/null || ! command -v eu-stack >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburcu-dev gcc make xz-utils \
-			distro-info-data; \
+			distro-info-data graphviz chromium elfutils; \
 	fi
 	$(PYTHON) -m pip install -q -e .
 

@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="operations per example (default: %(default)s)")
     f.add_argument("--shrink-seconds", type=nonneg_float, default=120.0, metavar="S",
                    help="time budget for minimizing a failing trace (default: %(default)s)")
+    f.add_argument("--report", metavar="DIR", help="write an HTML report of the campaign here")
+    f.add_argument("--initial", metavar="MAPS",
+                   help="start every example from a VMA layout: a /proc/PID/maps file, 'self' or a PID")
 
     r = sub.add_parser("replay", help="re-run a trace and report the first divergence")
     r.add_argument("trace", metavar="TRACE")
@@ -125,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     add_kernel_arg(b)
     b.add_argument("--entries", type=positive_int, default=None, metavar="N")
     b.add_argument("--iterations", type=positive_int, default=None, metavar="N")
+    b.add_argument("--initial", metavar="MAPS", default=None,
+                   help="fork: the tree is a VMA layout (/proc/PID/maps file, 'self' or a PID)")
 
     pr = sub.add_parser("prove", help="check the z3 lemma catalog")
     pr.add_argument("--lemma", metavar="NAME", action="append",
@@ -132,6 +137,29 @@ def _parser() -> argparse.ArgumentParser:
 
     from maplecheck.cmd_diff import add_parser as add_diff_parser
     add_diff_parser(sub)
+
+    ex = sub.add_parser("export", help="a trace as a kernel C test (and run it in a kernel tree)")
+    ex.add_argument("trace", metavar="TRACE")
+    ex.add_argument("--c", action="store_true", help="a test function for lib/test_maple_tree.c")
+    ex.add_argument("--name", metavar="NAME", help="test name (check_NAME; default: from the file)")
+    ex.add_argument("--out", metavar="FILE", help="write the C test here")
+    ex.add_argument("--run", action="store_true",
+                    help="build it in the tree's tools/testing/radix-tree harness and run it "
+                         "(exit 1 when it fails there)")
+    ex.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(ex)
+
+    sh = sub.add_parser("show", help="draw the tree(s) of a trace after a step")
+    sh.add_argument("trace", metavar="TRACE")
+    sh.add_argument("--step", type=int, metavar="K", help="after step K (default: the last)")
+    sh.add_argument("--impl", choices=("model", "python", "linux", "both"), default="python",
+                    help="tree(s) drawn; both: Python and Linux side by side (default: %(default)s)")
+    sh.add_argument("--tree", type=int, default=None, metavar="T", help="tree number (default: the last op's)")
+    out = sh.add_mutually_exclusive_group()
+    out.add_argument("--svg", metavar="FILE")
+    out.add_argument("--png", metavar="FILE")
+    sh.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(sh)
 
     lx = sub.add_parser("linux", help="the Linux adapter")
     lsub = lx.add_subparsers(dest="linux_command", required=True)
@@ -182,8 +210,18 @@ def cmd_diff(args) -> int:
     return diff_main(args)
 
 
+def cmd_export(args) -> int:
+    from maplecheck.export import main as export_main
+    return export_main(args)
+
+
+def cmd_show(args) -> int:
+    from maplecheck.show import main as show_main
+    return show_main(args)
+
+
 COMMANDS = {"fuzz": cmd_fuzz, "replay": cmd_replay, "bench": cmd_bench, "prove": cmd_prove,
-            "linux": cmd_linux, "diff": cmd_diff}
+            "linux": cmd_linux, "diff": cmd_diff, "export": cmd_export, "show": cmd_show}
 
 
 # ---------------------------------------------------------------- interrupts

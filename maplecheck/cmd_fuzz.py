@@ -34,6 +34,15 @@ def cmd_fuzz(args) -> int:
         t0 = time.monotonic()
         lib = linux_library(args.linux_src, args.sanitize)
         say(f"linux adapter: {lib} ({time.monotonic() - t0:.1f}s)")
+    make_example = None
+    if args.initial:
+        from maplecheck.maps import MapsError, describe, initial_examples, read_layout
+        try:
+            vmas = read_layout(args.initial)
+        except MapsError as e:
+            raise UsageProblem(str(e)) from None
+        make_example = initial_examples(vmas)
+        say(f"initial tree: {describe(vmas)} from {args.initial}")
     from maplecheck.cmd_linux import say_structure_note
     say_structure_note(args)
     from maplecheck.impl.linux.worker import deadline_floor
@@ -41,8 +50,14 @@ def cmd_fuzz(args) -> int:
         res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
                            out=Path(args.out), linux_src=args.linux_src, sanitize=args.sanitize,
                            example_len=args.example_len, progress=update,
-                           shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs)
+                           shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs,
+                           make_example=make_example)
     report(args, res)
+    if args.report:
+        from maplecheck.report import write_report
+        page = write_report(res, args.report, title=f"maplecheck fuzz --impl {args.impl} --seed {args.seed}",
+                            timeline=res.timeline, linux_src=args.linux_src)
+        say(f"report: {page}")
     status = interrupt_status()
     if res.stopped == "interrupted":
         return status or 130

@@ -186,10 +186,12 @@ class Session:
 
 # ---------------------------------------------------------------- traces on disk
 
-def write_trace(path: str | Path, flags: int, ops: Iterable[tuple], note: str | None = None) -> Path:
+def write_trace(path: str | Path, flags: int, ops: Iterable[tuple], note: str | None = None,
+                extra: dict | None = None) -> Path:
+    """Write a trace; ``extra`` adds header fields (e.g. ``one_minimal``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header: dict[str, Any] = {"maplecheck": TRACE_VERSION, "flags": flags}
+    header: dict[str, Any] = {"maplecheck": TRACE_VERSION, "flags": flags, **(extra or {})}
     if note:
         header["note"] = note
     with open(path, "w") as f:

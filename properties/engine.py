@@ -29,6 +29,7 @@ from .gen import example_ops
 from .impls import impl_names, linux_tree, open_session, python_follows_linux
 from .known import may_deviate
 from .lockstep import Divergence, Lockstep
+from .simplify import minimize
 
 BATCH = 512
 
@@ -97,6 +98,8 @@ class CampaignResult:
                            f"{_ranges(hit) or '-'}" + (f" (missing {_ranges(missing)})" if missing
                                                          else " (every index)"))
         return out
+    enomem: Counter = field(default_factory=Counter)       # dup(fail_at): -ENOMEM injection points
+    timeline: list = field(default_factory=list)           # (seconds, steps) after each example
 
     def summary(self) -> str:
         return (f"impl={self.impl} steps={self.steps} examples={self.examples} "
@@ -330,12 +333,12 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
     shrink_impl = "linux" if c_side else impl
     t0 = time.monotonic()
 
-    def fails(candidate: list[tuple]) -> bool:
-        f = check_trace(shrink_impl, flags, candidate, linux_src, sanitize,
+    def fails(fl: int, candidate: list[tuple]) -> bool:
+        f = check_trace(shrink_impl, fl, candidate, linux_src, sanitize,
                         avoid_known_bugs=avoid_known_bugs)
         return f is not None and f.kind == failure.kind
 
-    small, partial, final = prefix, False, None
+    small, partial, final, one_minimal = prefix, False, None, False
     try:
         if failure.kind == "hang":
             exact = check_trace(shrink_impl, flags, prefix, linux_src, sanitize, batched=False,
@@ -344,19 +347,23 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
                 small = prefix = prefix[:exact.step + 1]
             confirmed = exact is not None and exact.kind == "hang"
         else:
-            confirmed = fails(prefix)
+            confirmed = fails(flags, prefix)
         if confirmed:
-            small = shrink(prefix, fails, budget_s - (time.monotonic() - t0))
+            # ddmin, then simpler operations (maplecheck.properties.simplify)
+            m = minimize(flags, prefix, fails, budget_s - (time.monotonic() - t0), shrink)
+            small, flags, one_minimal = m.ops, m.flags, m.one_minimal
         final = check_trace(impl, flags, small, linux_src, sanitize, batched=not c_side,
                             avoid_known_bugs=avoid_known_bugs)
         if final is not None and final.kind == "crash" and not sanitize:
             final = with_sanitized_frames(final, flags, small, linux_src, avoid_known_bugs)
     except ShrinkStopped as st:
         small, partial = st.ops, True
+        flags = getattr(st, "flags", flags)  # the flags the stopped pass was shrinking under
     except _stop_exceptions():
         partial = True
     final = final or failure
-    trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}")
+    trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}",
+                        extra={"one_minimal": one_minimal})
     return Failure(final.kind, final.message, trace, original, len(small), len(prefix), partial=partial,
                    flags=flags)
 
@@ -440,6 +447,7 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
                  sanitize: bool = False, example_len: int = 2000, bulk_max: int = 6000,
                  progress: Callable[[CampaignResult], None] | None = None,
                  shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True,
+                 make_example: Callable | None = None,
                  kernel: str | None = None) -> CampaignResult:
     """Run examples until ``steps`` operations or ``minutes`` have passed, or a failure.
 
@@ -447,6 +455,8 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
     by ``minutes * 60 + STOP_GRACE_S`` seconds whatever the C side does: no
     worker call waits past that.  An interrupt (KeyboardInterrupt) ends it
     too; any finding made is saved, and ``stopped`` says why it ended early.
+    ``make_example(seed, length, bulk_max) -> (flags, ops)`` replaces the generator
+    (``--initial``: every example starts by building a real VMA layout).
     """
     from maplecheck.impl.linux.worker import call_limit
 
@@ -461,7 +471,8 @@ def run_campaign(impl: str, seed: int = 0, steps: int | None = None, minutes: fl
     with call_limit(hard_end), _alarm_at(hard_end):
         try:
             _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, sanitize,
-                           example_len, bulk_max, progress, shrink_budget_s, avoid_known_bugs, t0)
+                           example_len, bulk_max, progress, shrink_budget_s, avoid_known_bugs, t0,
+                           make_example)
         except KeyboardInterrupt:
             res.stopped = "interrupted"
         except _stop_exceptions():
@@ -498,7 +509,8 @@ def _alarm_at(end: float | None):
 
 
 def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, sanitize,
-                   example_len, bulk_max, progress, shrink_budget_s, avoid_known_bugs, t0) -> None:
+                   example_len, bulk_max, progress, shrink_budget_s, avoid_known_bugs, t0,
+                   make_example=None) -> None:
     """The examples of :func:`run_campaign`, accumulated into ``res``."""
     k = 0
     while True:
@@ -507,12 +519,11 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
         if deadline is not None and time.monotonic() >= deadline:
             break
         length = example_len if steps is None else max(1, min(example_len, steps - res.steps))
-        flags, ops = example_ops(example_seed(seed, k), length, bulk_max=bulk_max)
+        flags, ops = (make_example or example_ops)(example_seed(seed, k), length, bulk_max=bulk_max)
         ls = open_lockstep(impl, flags, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
         try:
             run_ops(ls, ops)
             _take_nomem(res, ls)
-            res.ops.update(op[0] for op in ops)
             res.heights[ls.max_height] += 1
             res.known.update(ls.known_avoided)
             res.deviations.update(ls.deviations)
@@ -521,6 +532,7 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
             _close_quietly(ls)
             res.steps += f.step + 1
             res.examples += 1
+            count_coverage(res, ops[:f.step + 1])
             name = f"{impl}-seed{seed}-ex{k}"
             try:  # a hang is triaged once minimized (each replay of a hang costs a deadline)
                 bug = (triage_crash(impl, flags, ops[:f.step + 1], f, linux_src)
@@ -560,8 +572,16 @@ def _campaign_loop(res, impl, seed, steps, deadline, hard_end, out, linux_src, s
         res.examples += 1
         k += 1
         res.seconds = time.monotonic() - t0
+        count_coverage(res, ops)
         if progress:
             progress(res)
+
+
+def count_coverage(res: CampaignResult, ops: list[tuple]) -> None:
+    """Operations and -ENOMEM points of one passed example, and a throughput sample."""
+    res.ops.update(op[0] for op in ops)
+    res.enomem.update(op[2] for op in ops if op[0] == "dup" and op[2] is not None)
+    res.timeline.append((res.seconds, res.steps))
 
 
 def _store_type_counts() -> Counter:
