@@ -54,11 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     impl_arg(r)
 
     b = sub.add_parser("bench", help="benchmarks (ratios measured in one run)")
-    b.add_argument("what", choices=("ops", "fork"))
+    b.add_argument("what", choices=("ops", "fork", "fuzz"))
     b.add_argument("--impl", choices=("linux", "python", "both"), default="both")
     b.add_argument("--linux-src", metavar="DIR", default=None)
     b.add_argument("--entries", type=int, default=None, metavar="N")
     b.add_argument("--iterations", type=int, default=None, metavar="N")
+    b.add_argument("--seed", type=int, default=1, help="bench fuzz: campaign seed")
+    b.add_argument("--seconds", type=float, default=10.0, help="bench fuzz: seconds per campaign")
 
     pr = sub.add_parser("prove", help="check the z3 lemma catalog")
     pr.add_argument("--lemma", metavar="NAME", action="append",
@@ -164,6 +166,9 @@ def cmd_replay(args) -> int:
 # ---------------------------------------------------------------- bench
 
 def cmd_bench(args) -> int:
+    if args.what == "fuzz":
+        from maplecheck.bench_fuzz import main as bench_fuzz_main
+        return bench_fuzz_main(args)
     if args.what == "fork":
         from maplecheck.bench_fork import main as bench_fork_main
         return bench_fork_main(args)
