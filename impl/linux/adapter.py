@@ -109,6 +109,9 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
         "mc_dump": (L, [P, pU, L]),
         "mc_batch": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I, ctypes.POINTER(L)]),
         "mc_test_corrupt_pivot": (L, [P]), "mc_test_crash": (L, [I]),
+        "mc_tree_hash": (U64, [P]), "mc_ranges_hash": (U64, [P]),
+        "mc_batch_hashed": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I,
+                                ctypes.POINTER(L), pU]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -293,6 +296,14 @@ class LinuxTree:
     def dump(self) -> dict:
         return decode_dump(self.dump_words())
 
+    def tree_hash(self) -> int:
+        """The canonical structure hash (maplecheck.hashing) computed in C."""
+        return self._lib.mc_tree_hash(self.handle)
+
+    def ranges_hash(self) -> int:
+        """The contents hash (maplecheck.hashing.ranges_hash) computed in C."""
+        return self._lib.mc_ranges_hash(self.handle)
+
     def height(self) -> int:
         return self._lib.mc_height(self.handle)
 
@@ -429,6 +440,16 @@ class LinuxSession(Session):
     def run(self, ops: Iterable[tuple]) -> list:
         return self.run_checked(ops, validate=False)[0]
 
+    def run_hashed(self, ops: Iterable[tuple], validate: bool = True):
+        """``run_checked`` plus, per operation, the written tree's structure hash
+        after it (the copy's for dup; 0 for a read): ``(results, bad, messages, hashes)``."""
+        self._hashes = []
+        try:
+            results, bad, msgs = self.run_checked(ops, validate)
+            return results, bad, msgs, self._hashes
+        finally:
+            self._hashes = None
+
     def run_checked(self, ops: Iterable[tuple], validate: bool = True
                     ) -> tuple[list, int | None, list[str]]:
         """Run ``ops`` in one C call; with ``validate``, mt_validate after every write.
@@ -496,8 +517,14 @@ class LinuxSession(Session):
         res = (U64 * (4 * n))()
         bad = ctypes.c_long(-1)
         wbuf = (U64 * len(words)).from_buffer(words)
-        done = lib.mc_batch(wbuf, n, res, handles, ctypes.byref(ntrees), cap, 1 if validate else 0,
-                            ctypes.byref(bad))
+        want_hashes = getattr(self, "_hashes", None) is not None
+        if want_hashes:
+            hbuf = (U64 * n)()
+            done = lib.mc_batch_hashed(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
+                                       1 if validate else 0, ctypes.byref(bad), hbuf)
+        else:
+            done = lib.mc_batch(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
+                                1 if validate else 0, ctypes.byref(bad))
         # bring the Python view of the tree table in step with C
         for i in range(len(self.trees), ntrees.value):
             self.trees.append(LinuxTree(self.factory, handles[i]))
@@ -507,6 +534,8 @@ class LinuxSession(Session):
                 self.trees[i] = None
         executed = done if done >= 0 else -done - 1
         flat = res[:4 * executed]
+        if want_hashes:
+            self._hashes.extend(hbuf[:executed])
         dec = _DECODERS
         results = [dec[ops[i][0]](flat, 4 * i) for i in range(executed)]
         if done < 0:
@@ -537,6 +566,12 @@ class LinuxSession(Session):
 
     def validate(self, t: int) -> list[str]:
         return self.tree(t).validate()
+
+    def tree_hash(self, t: int) -> int:
+        return self.tree(t).tree_hash()
+
+    def ranges_hash(self, t: int) -> int:
+        return self.tree(t).ranges_hash()
 
     def live_nodes(self) -> int:
         return self.factory.live_nodes()

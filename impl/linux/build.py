@@ -68,6 +68,9 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     h.update(cc_version.encode())
     h.update("\0".join(flags).encode())
     h.update(SHIM.read_bytes())
+    for extra in sorted(HERE.glob("shim_*.c")):  # files shim.c #includes
+        h.update(extra.name.encode())
+        h.update(extra.read_bytes())
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
         p = src / d

@@ -854,3 +854,4 @@ long mc_test_crash(int how)
 	raise(SIGSEGV);
 	return 0;
 }
+#include "shim_check.c"

@@ -185,6 +185,23 @@ class RemoteLinuxSession:
         self.proc = None
         return ImplCrash(f"Linux adapter worker {how}" + (f"\n{tail}" if tail else ""))
 
+    def _send_only(self, *req) -> None:
+        if self.proc is None:
+            raise ImplCrash("Linux adapter worker is not running (call restart())")
+        try:
+            _send(self.proc.stdin, req)
+        except (BrokenPipeError, OSError):
+            raise self._crash() from None
+
+    def _reply(self) -> Any:
+        try:
+            kind, val = _recv(self.proc.stdout)
+        except (BrokenPipeError, EOFError, OSError):
+            raise self._crash() from None
+        if kind == "err":
+            raise val
+        return val
+
     def _call(self, *req) -> Any:
         if self.proc is None:
             raise ImplCrash("Linux adapter worker is not running (call restart())")
@@ -213,6 +230,25 @@ class RemoteLinuxSession:
 
     def run_checked(self, ops: Iterable[tuple], validate: bool = True):
         return self._call("run_checked", [tuple(o) for o in ops], validate)
+
+    def run_hashed(self, ops: Iterable[tuple], validate: bool = True):
+        """Run a whole chunk in the child: validation after every write there, and the
+        written tree's structure hash per op; ``(results, bad, messages, hashes)``."""
+        return self._call("run_hashed", [tuple(o) for o in ops], validate)
+
+    def send_run_hashed(self, ops: Iterable[tuple], validate: bool = True) -> None:
+        """The first half of ``run_hashed``: the child starts while the caller works on."""
+        self._send_only("run_hashed", [tuple(o) for o in ops], validate)
+
+    def receive(self):
+        """The reply to the request sent by a ``send_*`` call."""
+        return self._reply()
+
+    def tree_hash(self, t: int) -> int:
+        return self._call("tree_hash", t)
+
+    def ranges_hash(self, t: int) -> int:
+        return self._call("ranges_hash", t)
 
     def dump(self, t: int) -> dict:
         return self._call("dump", t)
@@ -303,6 +339,12 @@ def _serve(lib_path: str, flags: int) -> int:
                 val = session.run(args[0])
             elif cmd == "run_checked":
                 val = session.run_checked(args[0], args[1])
+            elif cmd == "run_hashed":
+                val = session.run_hashed(args[0], args[1])
+            elif cmd == "tree_hash":
+                val = session.tree_hash(args[0])
+            elif cmd == "ranges_hash":
+                val = session.ranges_hash(args[0])
             elif cmd == "dump":
                 val = session.dump(args[0])
             elif cmd == "validate":
