@@ -60,7 +60,12 @@ def tree_hash(flags: int, height: int, root_kind: int, root_value: int, root_has
 
 
 def dump_hash(d: dict) -> int:
-    """The structure hash of a canonical dump (what ``mc_tree_hash`` returns for that tree)."""
+    """The structure hash of a canonical dump (what ``mc_tree_hash`` returns for that tree).
+
+    The model's flat dump (no structure) hashes by its flags and ranges.
+    """
+    if d.get("model"):
+        return mix(ranges_hash(d["ranges"]), (d.get("flags", 0),))
     nodes = d.get("nodes") or []
     hashes = [0] * len(nodes)
     for i in range(len(nodes) - 1, -1, -1):  # children follow their parent in pre-order

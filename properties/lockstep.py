@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maplecheck.dump import dump_diff, dump_ranges
+from maplecheck.hashing import dump_hash, ranges_hash
 from maplecheck.ops import WRITES, Session, plain
 from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 
@@ -57,6 +58,9 @@ class SessionLike(Protocol):
 
 class LocalSession(Session):
     """A :class:`~maplecheck.ops.Session` with the query methods lockstep uses."""
+
+    #: in ``run_hashed``, a tree is checked in full after this many incremental checks
+    FULL_EVERY = 256
 
     def dump(self, t: int) -> dict:
         return self.tree(t).dump()
@@ -102,6 +106,99 @@ class LocalSession(Session):
                 if problems:
                     return results, len(ops) - 1, problems
         return results, None, []
+
+    # ------------------------------------------------------------ per-write hashed checking
+    def _checker(self, t: int):
+        """Tree ``t``'s incremental checker (our tree), or None for any other tree."""
+        checkers = self.__dict__.setdefault("_checkers", {})
+        c = checkers.get(t)
+        if c is None or c.mt is not getattr(self.trees[t], "mt", None):
+            mt = getattr(self.trees[t], "mt", None)
+            if mt is None or not hasattr(mt, "alloc"):
+                return None
+            from maplecheck.impl.pytree.checker import WriteChecker  # noqa: PLC0415
+            c = checkers[t] = WriteChecker(mt)
+            c.full()
+            self.__dict__.setdefault("_since_full", {})[t] = 0
+        return c
+
+    def check_tree(self, t: int, full: bool = False, span: tuple[int, int] = (0, 0)):
+        """Validate tree ``t`` and hash its structure: ``(problems, hash)``.
+
+        Our tree is checked incrementally (what a write to ``span`` touched,
+        :mod:`maplecheck.impl.pytree.checker`), in full every ``FULL_EVERY``
+        checks or when ``full``; any other tree in full, by its validator and
+        the hash of its dump.
+        """
+        c = self._checker(t)
+        if c is None:
+            return self.validate(t), dump_hash(self.dump(t))
+        since = self._since_full
+        since[t] = since.get(t, 0) + 1
+        if full or since[t] >= self.FULL_EVERY:
+            since[t] = 0
+            self.__dict__.setdefault("_full_done", set()).add(t)
+            return c.full()
+        return c.after_write(*span)
+
+    def step(self, op: tuple):
+        """One operation; a write outside ``run_hashed`` makes tree ``t`` be checked
+        in full next time (the checker's memory no longer describes it)."""
+        result = super().step(op)
+        if op[0] in WRITES and not self.__dict__.get("_in_hashed"):
+            self.__dict__.get("_checkers", {}).pop(op[1], None)
+        return result
+
+    def _span(self, op: tuple):
+        """The range a write can change, read before it runs (None: no tree change)."""
+        name, t, *args = op
+        if name in ("store_range", "insert_range"):
+            return args[0], args[1]
+        if name in ("erase", "replace") and self._checker(t) is not None:
+            w = self.trees[t].walk(args[0])
+            return w[1], w[2]
+        return 0, 0
+
+    def run_hashed(self, ops: list[tuple], validate: bool = True):
+        """Run ``ops``, checking after every write; stop at the first invalid tree.
+
+        Returns ``(results, bad, messages, hashes, info)`` as the Linux worker
+        does: ``hashes[k]`` is the written tree's structure hash after op k
+        (the copy's for dup, 0 for a read); ``info[t] = (ranges hash or None,
+        height, flags)`` of each live tree at the end (the ranges hash only
+        when the tree was just checked in full).
+        """
+        self._in_hashed = True
+        try:
+            return self._run_hashed(ops, validate)
+        finally:
+            self._in_hashed = False
+
+    def _run_hashed(self, ops: list[tuple], validate: bool):
+        results, hashes = [], []
+        for k, op in enumerate(ops):
+            name, t = op[0], op[1]
+            span = self._span(op) if name in WRITES else None
+            results.append(self.step(op))
+            h = 0
+            if span is not None and name != "destroy" and validate:
+                if name == "dup":
+                    t, span = len(self.trees) - 1, (0, 0)
+                problems, h = self.check_tree(t, full=name == "dup", span=span)
+                if problems:
+                    hashes.append(h)
+                    return results, k, problems, hashes, {}
+            hashes.append(h)
+        return results, None, [], hashes, self._tree_info()
+
+    def _tree_info(self) -> dict:
+        """Height and flags of each live tree; the ranges hash of those checked in full."""
+        info = {}
+        done = self.__dict__.pop("_full_done", set())
+        for t, tree in self.live_trees():
+            rh = ranges_hash(dump_ranges(self.dump(t))) if t in done else None
+            info[t] = (rh, tree.height(), tree.flags())
+        return info
 
 
 def _fmt_result(r: Any) -> str:
@@ -203,6 +300,79 @@ class Lockstep:
                                  + "; ".join(messages[:5]))
         self.writes += sum(op[0] in WRITES for op in ops)
         self.check_all(base + len(ops) - 1)
+
+    def run_chunk(self, ops: list[tuple]) -> None:
+        """Apply many operations with every per-write check, one crossing per session.
+
+        The model's results are computed first; each session runs the whole
+        chunk itself (the Linux worker starts before our tree runs, so the two
+        overlap), validating after every write and returning each written
+        tree's structure hash.  Results are compared in one pass, and with two
+        trees their hashes after every write; the earliest problem is raised.
+        At the end each tree's contents are compared with the model's by a
+        ranges hash (dumps are taken only to explain a difference).
+        """
+        base = self.steps
+        expects, sent, where = [], [], []
+        for k, op in enumerate(ops):
+            self.history.append(op)
+            self.steps += 1
+            try:
+                expects.append(self.model.step(op))
+            except MapleUsageError:
+                self.skipped += 1  # the kernel has no defined result: not sent to the trees
+                continue
+            sent.append(op)
+            where.append(base + k)
+        remote = [n for n, s in self.impls.items() if hasattr(s, "send_run_hashed")]
+        for n in remote:
+            self.impls[n].send_run_hashed(sent, self.validate)
+        outcome = {n: s.run_hashed(sent, self.validate) for n, s in self.impls.items() if n not in remote}
+        for n in remote:
+            outcome[n] = self.impls[n].receive()
+        problems = []  # (position, order, kind, message)
+        for n, (got, bad, messages, _h, _i) in outcome.items():
+            for k, (op, e, g) in enumerate(zip(sent, expects, got)):
+                if g != e:
+                    problems.append((k, 0, "result", f"{_fmt_op(op)}: model={_fmt_result(e)} "
+                                     f"{n}={_fmt_result(g)}"))
+                    break
+            if bad is not None:
+                problems.append((bad, 1, "validate", f"after {_fmt_op(sent[bad])}: {n}: "
+                                 + "; ".join(messages[:5])))
+        if self.compare_dumps and len(outcome) > 1:
+            (n1, o1), *rest = outcome.items()
+            for n2, o2 in rest:
+                for k, (h1, h2) in enumerate(zip(o1[3], o2[3])):
+                    if h1 != h2:
+                        problems.append((k, 2, "dump", f"tree {sent[k][1]} after {_fmt_op(sent[k])}: "
+                                         f"structure hashes differ ({n1} {h1:#x}, {n2} {h2:#x})"))
+                        break
+        if problems:
+            k, _o, kind, message = min(problems)
+            raise Divergence(where[k], kind, message)
+        self.writes += sum(op[0] in WRITES for op in ops)
+        self._check_infos({n: o[4] for n, o in outcome.items()}, base + len(ops) - 1)
+
+    def _check_infos(self, infos: dict[str, dict], i: int) -> None:
+        """Contents (by ranges hash), height and flags of every live tree after a chunk."""
+        for t, mtree in self.model.live_trees():
+            want_attr = mt_attr(mtree.flags())
+            want = None
+            for n, info in infos.items():
+                if t not in info:
+                    continue
+                rh, height, flags = info[t]
+                self.max_height = max(self.max_height, height or 0)
+                if mt_attr(flags) != want_attr:
+                    raise Divergence(i, "flags", f"tree {t}: model attr={want_attr:#x} {n}={flags:#x}")
+                if rh is None:
+                    continue
+                if want is None:
+                    want = ranges_hash(mtree.ranges())
+                if rh != want:
+                    self._check_contents(t, {n: self.impls[n].dump(t)}, i, None)
+                    raise Divergence(i, "contents", f"tree {t}: {n}'s ranges hash differs from the model's")
 
     # ------------------------------------------------------------ expectations
     def _pre_op_facts(self, op: tuple) -> dict[str, Any]:
@@ -335,8 +505,10 @@ class Lockstep:
             self._check_dumps(t, dumps, i, None)
 
     def finish(self) -> None:
-        """Destroy every tree and check that no node leaked."""
+        """Check every tree in full, destroy them all and check that no node leaked."""
         i = self.steps
+        if self.steps:
+            self.check_all()
         for t, _ in self.model.live_trees():
             self.apply(("destroy", t))
         for impl_name, sess in self.impls.items():

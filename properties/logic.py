@@ -21,15 +21,14 @@ except ImportError:  # pragma: no cover
 _ExprRef = _z3.ExprRef if _z3 is not None else ()
 
 
+_PLAIN = frozenset((int, bool))
+
+
 def _symbolic(*xs) -> bool:
-    """Is any argument a z3 term?  Plain ints and bools are the fast path."""
-    for x in xs:
-        t = type(x)
-        if t is int or t is bool:
-            continue
-        if isinstance(x, _ExprRef):
-            return True
-    return False
+    """Is any argument a z3 term?  Plain ints and bools are the fast path (a C-level scan)."""
+    if _PLAIN.issuperset(map(type, xs)):
+        return False
+    return any(isinstance(x, _ExprRef) for x in xs)
 
 
 def And(*xs):
