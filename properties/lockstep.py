@@ -159,8 +159,11 @@ class LocalSession(Session):
             return w[1], w[2]
         return 0, 0
 
-    def run_hashed(self, ops: list[tuple], validate: bool = True):
+    def run_hashed(self, ops: list[tuple], validate: bool = True, hashes: bool = True):
         """Run ``ops``, checking after every write; stop at the first invalid tree.
+
+        (Our tree's hashes come with its incremental check at no extra cost, so
+        ``hashes`` changes nothing here.)
 
         Returns ``(results, bad, messages, hashes, info)`` as the Linux worker
         does: ``hashes[k]`` is the written tree's structure hash after op k
@@ -325,9 +328,11 @@ class Lockstep:
             sent.append(op)
             where.append(base + k)
         remote = [n for n, s in self.impls.items() if hasattr(s, "send_run_hashed")]
+        hashes = self.compare_dumps and len(self.impls) > 1
         for n in remote:
-            self.impls[n].send_run_hashed(sent, self.validate)
-        outcome = {n: s.run_hashed(sent, self.validate) for n, s in self.impls.items() if n not in remote}
+            self.impls[n].send_run_hashed(sent, self.validate, hashes)
+        outcome = {n: s.run_hashed(sent, self.validate, hashes)
+                   for n, s in self.impls.items() if n not in remote}
         for n in remote:
             outcome[n] = self.impls[n].receive()
         problems = []  # (position, order, kind, message)

@@ -440,15 +440,31 @@ class LinuxSession(Session):
     def run(self, ops: Iterable[tuple]) -> list:
         return self.run_checked(ops, validate=False)[0]
 
-    def run_hashed(self, ops: Iterable[tuple], validate: bool = True):
+    def run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True):
         """``run_checked`` plus, per operation, the written tree's structure hash
-        after it (the copy's for dup; 0 for a read): ``(results, bad, messages, hashes)``."""
+        after it (the copy's for dup; 0 for a read; all 0 without ``hashes``), and
+        per live tree at the end ``(ranges hash, height, flags)``:
+        ``(results, bad, messages, hashes, info)``."""
+        if not hashes:
+            results, bad, msgs = self.run_checked(ops, validate)
+            return results, bad, msgs, [0] * len(results), self._tree_info(bad)
         self._hashes = []
         try:
             results, bad, msgs = self.run_checked(ops, validate)
-            return results, bad, msgs, self._hashes
+            hashes = self._hashes
         finally:
             self._hashes = None
+        return results, bad, msgs, hashes, self._tree_info(bad)
+
+    def _tree_info(self, bad) -> dict:
+        """``{t: (ranges hash, height, flags)}`` of every live tree (none after a failure)."""
+        info = {}
+        if bad is None:
+            lib = self.factory.lib
+            for t, tree in self.live_trees():
+                h = tree.handle
+                info[t] = (lib.mc_ranges_hash(h), lib.mc_height(h), mt_attr(lib.mc_flags(h)))
+        return info
 
     def run_checked(self, ops: Iterable[tuple], validate: bool = True
                     ) -> tuple[list, int | None, list[str]]:

@@ -231,14 +231,14 @@ class RemoteLinuxSession:
     def run_checked(self, ops: Iterable[tuple], validate: bool = True):
         return self._call("run_checked", [tuple(o) for o in ops], validate)
 
-    def run_hashed(self, ops: Iterable[tuple], validate: bool = True):
+    def run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True):
         """Run a whole chunk in the child: validation after every write there, and the
-        written tree's structure hash per op; ``(results, bad, messages, hashes)``."""
-        return self._call("run_hashed", [tuple(o) for o in ops], validate)
+        written tree's structure hash per op (LinuxSession.run_hashed)."""
+        return self._call("run_hashed", [tuple(o) for o in ops], validate, hashes)
 
-    def send_run_hashed(self, ops: Iterable[tuple], validate: bool = True) -> None:
+    def send_run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True) -> None:
         """The first half of ``run_hashed``: the child starts while the caller works on."""
-        self._send_only("run_hashed", [tuple(o) for o in ops], validate)
+        self._send_only("run_hashed", [tuple(o) for o in ops], validate, hashes)
 
     def receive(self):
         """The reply to the request sent by a ``send_*`` call."""
@@ -340,7 +340,7 @@ def _serve(lib_path: str, flags: int) -> int:
             elif cmd == "run_checked":
                 val = session.run_checked(args[0], args[1])
             elif cmd == "run_hashed":
-                val = session.run_hashed(args[0], args[1])
+                val = session.run_hashed(*args)
             elif cmd == "tree_hash":
                 val = session.tree_hash(args[0])
             elif cmd == "ranges_hash":
