@@ -104,6 +104,11 @@ def _scratch_out():
     return Path(tempfile.mkdtemp(prefix="maplecheck-bench-fuzz-"))
 
 
+def summary_line(rates: dict[str, float], seconds: float) -> str:
+    """``python= linux= both= raw_c= seconds=`` (steps/s, ops/s for raw_c)."""
+    return " ".join(f"{k}={rates[k]:.0f}" for k in (*MODES, "raw_c")) + f" seconds={seconds:.1f}"
+
+
 def main(args) -> int:
     """CLI entry: ``maplecheck bench fuzz [--seed S] [--seconds T] [--linux-src DIR]``."""
     import sys
@@ -113,6 +118,5 @@ def main(args) -> int:
     rates = bench_fuzz(seed=args.seed if getattr(args, "seed", None) is not None else 1,
                        seconds=seconds, linux_src=args.linux_src,
                        say=lambda *a: print(*a, file=sys.stderr, flush=True))
-    print(" ".join(f"{k}={rates[k]:.0f}" for k in (*MODES, "raw_c"))
-          + f" seconds={time.monotonic() - t0:.1f}")
+    print(summary_line(rates, time.monotonic() - t0))
     return 1 if rates["failures"] else 0

@@ -281,17 +281,7 @@ class Lockstep:
         end of the batch.
         """
         base = self.steps
-        expects, sent, where = [], [], []
-        for k, op in enumerate(ops):
-            self.history.append(op)
-            self.steps += 1
-            try:
-                expects.append(self.model.step(op))
-            except MapleUsageError:
-                self.skipped += 1  # the kernel has no defined result: not sent to the trees
-                continue
-            sent.append(op)
-            where.append(base + k)
+        expects, sent, where = self._model_pass(ops)
         for impl_name, sess in self.impls.items():
             got, bad, messages = sess.run_checked(sent, self.validate and validate_each)
             for k, (op, e, g) in enumerate(zip(sent, expects, got)):
@@ -308,33 +298,16 @@ class Lockstep:
         """Apply many operations with every per-write check, one crossing per session.
 
         The model's results are computed first; each session runs the whole
-        chunk itself (the Linux worker starts before our tree runs, so the two
-        overlap), validating after every write and returning each written
-        tree's structure hash.  Results are compared in one pass, and with two
+        chunk itself (the Linux worker in one request), validating after every
+        write and returning each written tree's structure hash.  Results are compared in one pass, and with two
         trees their hashes after every write; the earliest problem is raised.
         At the end each tree's contents are compared with the model's by a
         ranges hash (dumps are taken only to explain a difference).
         """
         base = self.steps
-        expects, sent, where = [], [], []
-        for k, op in enumerate(ops):
-            self.history.append(op)
-            self.steps += 1
-            try:
-                expects.append(self.model.step(op))
-            except MapleUsageError:
-                self.skipped += 1  # the kernel has no defined result: not sent to the trees
-                continue
-            sent.append(op)
-            where.append(base + k)
-        remote = [n for n, s in self.impls.items() if hasattr(s, "send_run_hashed")]
+        expects, sent, where = self._model_pass(ops)
         hashes = self.compare_dumps and len(self.impls) > 1
-        for n in remote:
-            self.impls[n].send_run_hashed(sent, self.validate, hashes)
-        outcome = {n: s.run_hashed(sent, self.validate, hashes)
-                   for n, s in self.impls.items() if n not in remote}
-        for n in remote:
-            outcome[n] = self.impls[n].receive()
+        outcome = {n: s.run_hashed(sent, self.validate, hashes) for n, s in self.impls.items()}
         problems = []  # (position, order, kind, message)
         for n, (got, bad, messages, _h, _i) in outcome.items():
             for k, (op, e, g) in enumerate(zip(sent, expects, got)):
@@ -378,6 +351,23 @@ class Lockstep:
                 if rh != want:
                     self._check_contents(t, {n: self.impls[n].dump(t)}, i, None)
                     raise Divergence(i, "contents", f"tree {t}: {n}'s ranges hash differs from the model's")
+
+    def _model_pass(self, ops: list[tuple]):
+        """The model's results for a chunk: ``(expects, sent, where)``; the calls the
+        model refuses are counted as skipped and not sent (``where`` maps back to steps)."""
+        base = self.steps
+        expects, sent, where = [], [], []
+        for k, op in enumerate(ops):
+            self.history.append(op)
+            self.steps += 1
+            try:
+                expects.append(self.model.step(op))
+            except MapleUsageError:
+                self.skipped += 1  # the kernel has no defined result: not sent to the trees
+                continue
+            sent.append(op)
+            where.append(base + k)
+        return expects, sent, where
 
     # ------------------------------------------------------------ expectations
     def _pre_op_facts(self, op: tuple) -> dict[str, Any]:

@@ -5,11 +5,12 @@
  * Canonical structure hash (mc_tree_hash)
  *   A 64-bit FNV-1a over words (h ^= w; h *= FNV prime), computed exactly as
  *   maplecheck/hashing.py computes it over a canonical dump, so equal trees
- *   give equal hashes in C and Python and no address takes part.  A node's
- *   record is the words of its dump record in dump order (type, min, max,
- *   end, parent slot, number of pivots, the pivots, number of slots, the
- *   slots, and for arange nodes number of gaps, the gaps, meta gap), except
- *   that an internal node's slot is its child's hash.  The tree's hash covers
+ *   give equal hashes in C and Python and no address takes part.  It reads
+ *   mc_dump()'s words (one home for walking the nodes): a node's hash mixes
+ *   its dump record in order (type, min, max, end, parent slot, number of
+ *   pivots, the pivots, number of slots, the slots, and for arange nodes
+ *   number of gaps, the gaps, meta gap), except that an internal node's slot
+ *   is its child's hash.  The tree's hash covers
  *   flags, height, root kind, root value (0 unless an entry) and the root
  *   node's hash (0 without one).
  *
@@ -31,122 +32,120 @@ static inline u64w mc_mix(u64w h, u64w w)
 	return (h ^ w) * MC_FNV_PRIME;
 }
 
-static u64w mc_node_hash(struct maple_enode *enode, unsigned long min,
-			 unsigned long max, u64w parent_slot)
+/* the canonical dump of t in a buffer kept between calls; returns its length */
+static u64w *mc_hbuf;
+static long mc_hcap;
+
+static long mc_dump_cached(struct mc_tree *t)
 {
-	struct maple_node *node = mte_to_node(enode);
-	enum maple_type type = mte_node_type(enode);
-	unsigned long *pivots;
-	void __rcu **slots;
-	unsigned char npiv_max, end, npiv;
-	unsigned long cmin = min, cmax;
-	u64w h = MC_FNV_OFFSET;
-	int i;
+	long n;
 
-	if (type > maple_arange_64) {
-		fprintf(stderr, "maplecheck: hash found node type %u at %p\n", type, enode);
-		abort();
+	if (!mc_hbuf) {
+		mc_hcap = 4096;
+		mc_hbuf = malloc(mc_hcap * sizeof(*mc_hbuf));
 	}
-	pivots = ma_pivots(node, type);
-	slots = ma_slots(node, type);
-	npiv_max = mt_pivots[type];
-	end = ma_data_end(node, type, pivots, max);
-	npiv = end < npiv_max ? end + 1 : npiv_max;
-	h = mc_mix(h, type);
-	h = mc_mix(h, min);
-	h = mc_mix(h, max);
-	h = mc_mix(h, end);
-	h = mc_mix(h, parent_slot);
-	h = mc_mix(h, npiv);
-	for (i = 0; i < npiv; i++)
-		h = mc_mix(h, pivots[i]);
-	h = mc_mix(h, end + 1);
-	for (i = 0; i <= end; i++) {
-		if (ma_is_leaf(type)) {
-			h = mc_mix(h, (u64w)slots[i]);
-			continue;
+	while ((n = mc_dump(t, mc_hbuf, mc_hcap)) < 0) {
+		mc_hcap = -n;
+		mc_hbuf = realloc(mc_hbuf, mc_hcap * sizeof(*mc_hbuf));
+	}
+	return n;
+}
+
+/* where each node record of the dump starts (mc_dump's layout: 5 header words,
+ * then per node type, min, max, end, pslot, npiv, pivots, nslots, slots and for
+ * arange nodes ngaps, gaps, meta gap) */
+static long *mc_record_starts(const u64w *w, long count)
+{
+	long *start = malloc((count ? count : 1) * sizeof(*start));
+	long p = 5, i;
+
+	for (i = 0; i < count; i++) {
+		start[i] = p;
+		p += 6 + w[p + 5];
+		p += 1 + w[p];
+		if (w[start[i]] == maple_arange_64) {
+			p += 1 + w[p];
+			p += 1;
 		}
-		cmax = i < npiv_max ? pivots[i] : max;
-		h = mc_mix(h, mc_node_hash(slots[i], cmin, cmax, i));
-		cmin = cmax + 1;
 	}
-	if (type == maple_arange_64) {
-		unsigned long *gaps = ma_gaps(node, type);
-
-		h = mc_mix(h, end + 1);
-		for (i = 0; i <= end; i++)
-			h = mc_mix(h, gaps[i]);
-		h = mc_mix(h, ma_meta_gap(node));
-	}
-	return h;
+	return start;
 }
 
 u64w mc_tree_hash(struct mc_tree *t)
 {
-	u64w h = MC_FNV_OFFSET;
-	void *root;
+	const u64w *w;
+	long count, *start, i, p, k;
+	u64w *nh, h, root_hash = 0;
 
-	mc_enter();
-	mtree_lock(&t->mt);
-	rcu_read_lock();
-	root = rcu_dereference(t->mt.ma_root);
-	h = mc_mix(h, t->mt.ma_flags & ~MT_FLAGS_HEIGHT_MASK);
-	h = mc_mix(h, mt_height(&t->mt));
-	if (!root) {
-		h = mc_mix(mc_mix(mc_mix(h, 0), 0), 0);
-	} else if (!xa_is_node(root)) {
-		h = mc_mix(mc_mix(mc_mix(h, 1), (u64w)root), 0);
-	} else {
-		h = mc_mix(mc_mix(h, 2), 0);
-		h = mc_mix(h, mc_node_hash(mte_safe_root(root), 0, ULONG_MAX, ~(u64w)0));
+	mc_dump_cached(t);
+	w = mc_hbuf;
+	count = w[4];
+	start = mc_record_starts(w, count);
+	nh = malloc((count ? count : 1) * sizeof(*nh));
+	for (i = count - 1; i >= 0; i--) {
+		/* the record's words in order; an internal node's slots are its children's hashes */
+		int leaf = w[start[i]] < maple_range_64;
+		long npiv = w[start[i] + 5], nslots;
+
+		p = start[i];
+		h = MC_FNV_OFFSET;
+		for (k = 0; k < 6 + npiv; k++)
+			h = mc_mix(h, w[p++]);
+		nslots = w[p];
+		h = mc_mix(h, w[p++]);
+		for (k = 0; k < nslots; k++, p++)
+			h = mc_mix(h, leaf ? w[p] : nh[w[p]]);
+		if (w[start[i]] == maple_arange_64) {
+			long ngaps = w[p];
+
+			for (k = 0; k < ngaps + 2; k++)
+				h = mc_mix(h, w[p++]);
+		}
+		nh[i] = h;
 	}
-	rcu_read_unlock();
-	mtree_unlock(&t->mt);
-	return h;
-}
-
-static u64w mc_ranges_node(u64w h, struct maple_enode *enode, unsigned long min,
-			   unsigned long max)
-{
-	struct maple_node *node = mte_to_node(enode);
-	enum maple_type type = mte_node_type(enode);
-	unsigned long *pivots = ma_pivots(node, type);
-	void __rcu **slots = ma_slots(node, type);
-	unsigned char npiv_max = mt_pivots[type];
-	unsigned char end = ma_data_end(node, type, pivots, max);
-	unsigned long lo = min, hi;
-	int i;
-
-	for (i = 0; i <= end; i++) {
-		hi = i < npiv_max ? pivots[i] : max;
-		if (ma_is_leaf(type))
-			h = mc_mix(mc_mix(mc_mix(h, lo), hi), (u64w)slots[i]);
-		else
-			h = mc_ranges_node(h, slots[i], lo, hi);
-		lo = hi + 1;
-	}
+	if (count)
+		root_hash = nh[0];
+	h = mc_mix(MC_FNV_OFFSET, w[0] & ~MT_FLAGS_HEIGHT_MASK);
+	h = mc_mix(h, w[1]);
+	h = mc_mix(h, w[2]);
+	h = mc_mix(h, w[2] == 1 ? w[3] : 0);
+	h = mc_mix(h, root_hash);
+	free(nh);
+	free(start);
 	return h;
 }
 
 u64w mc_ranges_hash(struct mc_tree *t)
 {
+	const u64w *w;
+	long count, *start, i, k;
 	u64w h = MC_FNV_OFFSET;
-	void *root;
 
-	mc_enter();
-	mtree_lock(&t->mt);
-	rcu_read_lock();
-	root = rcu_dereference(t->mt.ma_root);
-	if (!root) {
-		h = mc_mix(mc_mix(mc_mix(h, 0), ULONG_MAX), 0);
-	} else if (!xa_is_node(root)) {
-		h = mc_mix(mc_mix(mc_mix(h, 0), 0), (u64w)root);
-		h = mc_mix(mc_mix(mc_mix(h, 1), ULONG_MAX), 0);
-	} else {
-		h = mc_ranges_node(h, mte_safe_root(root), 0, ULONG_MAX);
+	mc_dump_cached(t);
+	w = mc_hbuf;
+	count = w[4];
+	if (w[2] == 0)
+		return mc_mix(mc_mix(mc_mix(h, 0), ULONG_MAX), 0);
+	if (w[2] == 1) {
+		h = mc_mix(mc_mix(mc_mix(h, 0), 0), w[3]);
+		return mc_mix(mc_mix(mc_mix(h, 1), ULONG_MAX), 0);
 	}
-	rcu_read_unlock();
-	mtree_unlock(&t->mt);
+	start = mc_record_starts(w, count);
+	for (i = 0; i < count; i++) {
+		const u64w *r = w + start[i];
+		long npiv = r[5];
+		const u64w *slots = r + 7 + npiv;
+		u64w lo = r[1], hi;
+
+		if (r[0] >= maple_range_64)
+			continue;
+		for (k = 0; k < (long)r[6 + npiv]; k++) {
+			hi = k < npiv ? r[6 + k] : r[2];
+			h = mc_mix(mc_mix(mc_mix(h, lo), hi), slots[k]);
+			lo = hi + 1;
+		}
+	}
+	free(start);
 	return h;
 }
 

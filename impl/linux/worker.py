@@ -185,23 +185,6 @@ class RemoteLinuxSession:
         self.proc = None
         return ImplCrash(f"Linux adapter worker {how}" + (f"\n{tail}" if tail else ""))
 
-    def _send_only(self, *req) -> None:
-        if self.proc is None:
-            raise ImplCrash("Linux adapter worker is not running (call restart())")
-        try:
-            _send(self.proc.stdin, req)
-        except (BrokenPipeError, OSError):
-            raise self._crash() from None
-
-    def _reply(self) -> Any:
-        try:
-            kind, val = _recv(self.proc.stdout)
-        except (BrokenPipeError, EOFError, OSError):
-            raise self._crash() from None
-        if kind == "err":
-            raise val
-        return val
-
     def _call(self, *req) -> Any:
         if self.proc is None:
             raise ImplCrash("Linux adapter worker is not running (call restart())")
@@ -235,14 +218,6 @@ class RemoteLinuxSession:
         """Run a whole chunk in the child: validation after every write there, and the
         written tree's structure hash per op (LinuxSession.run_hashed)."""
         return self._call("run_hashed", [tuple(o) for o in ops], validate, hashes)
-
-    def send_run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True) -> None:
-        """The first half of ``run_hashed``: the child starts while the caller works on."""
-        self._send_only("run_hashed", [tuple(o) for o in ops], validate, hashes)
-
-    def receive(self):
-        """The reply to the request sent by a ``send_*`` call."""
-        return self._reply()
 
     def tree_hash(self, t: int) -> int:
         return self._call("tree_hash", t)

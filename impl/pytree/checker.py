@@ -61,7 +61,7 @@ class WriteChecker:
         out: list[str] = []
         lo_w = first - 1 if first else 0
         hi_w = last + 1 if last < MAX else MAX
-        visited = self._descend(root & ~2, lo_w, hi_w, out)
+        visited = self._descend(lo_w, hi_w, out)
         if out:
             return out, 0
         for enode, lo, hi, path, _d in visited:
@@ -74,39 +74,20 @@ class WriteChecker:
         return out, self._rehash(visited)
 
     # ------------------------------------------------------------ the descent
-    def _descend(self, root: int, lo_w: int, hi_w: int, out: list[str]) -> list[tuple]:
+    def _descend(self, lo_w: int, hi_w: int, out: list[str]) -> list[tuple]:
         """Pre-order list of (enode, lo, hi, path, depth) of the nodes to check."""
         nodes = self.mt.alloc.nodes
         seen = self.seen
-        res = []
-        stack = [(root, 0, MAX, (), 1, None)]
-        while stack:
-            enode, lo, hi, path, depth, pslot = stack.pop()
-            res.append((enode, lo, hi, path, depth))
-            if (enode >> 3) & 0xF < 2:
-                continue
-            node = nodes[enode >> 8]
+
+        def want(node, enode, child, i, cmin, cmax) -> bool:
             old = seen.get(enode)
-            fresh = old is None or old[0] is not node
-            end = ma_data_end(node, (enode >> 3) & 0xF, hi)
-            npiv = len(node.pivot)
-            kids = []
-            cmin = lo
-            for i in range(min(end, len(node.slot) - 1) + 1):
-                cmax = node.pivot[i] if i < npiv else hi
-                child = node.slot[i]
-                if not (type(child) is int and 0 < (child >> 8) < len(nodes)
-                        and nodes[child >> 8] is not None and (child >> 3) & 0xF in (1, 2, 3)):
-                    out.append(f"child_slot: path={list(path)} slot {i}: not a live node ({child!r})")
-                else:
-                    mem = seen.get(child)
-                    if (fresh or (cmin <= hi_w and cmax >= lo_w) or mem is None
-                            or mem[0] is not nodes[child >> 8] or mem[1] != cmin or mem[2] != cmax
-                            or mem[3] != i):
-                        kids.append((child, cmin, cmax, path + (i,), depth + 1, i))
-                cmin = (cmax + 1) & MAX
-            stack.extend(reversed(kids))
-        return res
+            if old is None or old[0] is not node or (cmin <= hi_w and cmax >= lo_w):
+                return True  # a new parent (its children were adopted), or on the written path
+            mem = seen.get(child)
+            return (mem is None or mem[0] is not nodes[child >> 8] or mem[1] != cmin
+                    or mem[2] != cmax or mem[3] != i)
+
+        return _collect(self.mt, out, want)
 
     def _check_leaf_nulls(self, leaves: list[tuple], out: list[str]) -> None:
         """The NULL rule on each run of visited leaves, with the entries on either side."""

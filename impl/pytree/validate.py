@@ -24,8 +24,19 @@ def _z(xs):
     return [x if x else 0 for x in xs]
 
 
-def _collect(mt, out):
-    """Pre-order list of (enode, min, max, path, depth); bad child pointers reported in out."""
+def live_child(nodes, child) -> bool:
+    """Is ``child`` an encoded pointer to a live node (safe to follow)?"""
+    return bool(type(child) is int and 0 < (child >> 8) < len(nodes)
+                and nodes[child >> 8] is not None and (child >> 3) & 0xF in (1, 2, 3))
+
+
+def _collect(mt, out, want=None):
+    """Pre-order list of (enode, min, max, path, depth); bad child pointers reported in out.
+
+    ``want(parent node, parent enode, child, slot, min, max)``, when given,
+    decides which children are descended into (the incremental checker's
+    restriction); by default all are.
+    """
     nodes = mt.alloc.nodes
     root = mt.ma_root & ~2
     res = []
@@ -43,10 +54,9 @@ def _collect(mt, out):
         for i in range(min(end, len(node.slot) - 1) + 1):
             cmax = node.pivot[i] if i < npiv else hi
             child = node.slot[i]
-            ok = (type(child) is int and (child >> 8) < len(nodes) and child >> 8
-                  and nodes[child >> 8] is not None and (child >> 3) & 0xF in (1, 2, 3))
-            if ok:
-                kids.append((child, cmin, cmax, path + (i,), depth + 1))
+            if live_child(nodes, child):
+                if want is None or want(node, enode, child, i, cmin, cmax):
+                    kids.append((child, cmin, cmax, path + (i,), depth + 1))
             else:
                 out.append(f"child_slot: path={list(path)} slot {i}: not a live node "
                            f"({child!r})")
