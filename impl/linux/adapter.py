@@ -110,8 +110,9 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
         "mc_batch": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I, ctypes.POINTER(L)]),
         "mc_test_corrupt_pivot": (L, [P]), "mc_test_crash": (L, [I]),
         "mc_tree_hash": (U64, [P]), "mc_ranges_hash": (U64, [P]),
-        "mc_batch_hashed": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I,
-                                ctypes.POINTER(L), pU]),
+        "mc_batch_checked": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I, L,
+                                 ctypes.POINTER(L), I, pU]),
+        "mc_validate_span": (L, [P, U64, U64]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -440,21 +441,29 @@ class LinuxSession(Session):
     def run(self, ops: Iterable[tuple]) -> list:
         return self.run_checked(ops, validate=False)[0]
 
+    #: in run_hashed, mt_validate runs in full after this many span-validated writes
+    FULL_EVERY = 256
+
     def run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True):
-        """``run_checked`` plus, per operation, the written tree's structure hash
-        after it (the copy's for dup; 0 for a read; all 0 without ``hashes``), and
-        per live tree at the end ``(ranges hash, height, flags)``:
-        ``(results, bad, messages, hashes, info)``."""
-        if not hashes:
-            results, bad, msgs = self.run_checked(ops, validate)
-            return results, bad, msgs, [0] * len(results), self._tree_info(bad)
+        """Run ``ops`` in one C call (``mc_batch_checked``), checking after every write.
+
+        After each write the shim validates what the write can have changed
+        (``mc_validate_span``: every node on the written span and their
+        children, the NULL rule across it), runs ``mt_validate`` in full every
+        ``FULL_EVERY`` writes, after dup and on every written tree at the end;
+        with ``hashes`` it returns the written tree's structure hash after each
+        op (the copy's for dup; 0 for a read).  Returns ``(results, bad,
+        messages, hashes, info)``; ``info[t] = (ranges hash, height, flags)``
+        of each live tree at the end.
+        """
         self._hashes = []
+        self._want_hashes = hashes
         try:
             results, bad, msgs = self.run_checked(ops, validate)
-            hashes = self._hashes
+            hashes_out = self._hashes
         finally:
             self._hashes = None
-        return results, bad, msgs, hashes, self._tree_info(bad)
+        return results, bad, msgs, hashes_out, self._tree_info(bad)
 
     def _tree_info(self, bad) -> dict:
         """``{t: (ranges hash, height, flags)}`` of every live tree (none after a failure)."""
@@ -536,8 +545,9 @@ class LinuxSession(Session):
         want_hashes = getattr(self, "_hashes", None) is not None
         if want_hashes:
             hbuf = (U64 * n)()
-            done = lib.mc_batch_hashed(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
-                                       1 if validate else 0, ctypes.byref(bad), hbuf)
+            done = lib.mc_batch_checked(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
+                                        2 if validate else 0, self.FULL_EVERY, ctypes.byref(bad),
+                                        1 if self._want_hashes else 0, hbuf)
         else:
             done = lib.mc_batch(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
                                 1 if validate else 0, ctypes.byref(bad))

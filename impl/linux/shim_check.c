@@ -19,9 +19,9 @@
  *   left to right: what maplecheck.dump.dump_ranges lists, so contents can be
  *   compared with the model's without a dump.
  *
- * Checked batch (mc_batch_hashed)
- *   mc_batch() with, after every write, the structure hash of the written
- *   tree (of the copy for dup) in hashes[i] (0 for a read).
+ * Checked batch (mc_batch_checked, at the end)
+ *   mc_batch() with per-write validation of the written span and structure
+ *   hashes after every write.
  */
 
 #define MC_FNV_OFFSET 0xcbf29ce484222325ULL
@@ -149,40 +149,214 @@ u64w mc_ranges_hash(struct mc_tree *t)
 	return h;
 }
 
-long mc_batch_hashed(const u64w *ops, long n, u64w *res, struct mc_tree **trees,
-		     long *ntrees, long cap, int validate, long *bad_op, u64w *hashes)
+/* ------------------------------------------------------------ path validation */
+
+/*
+ * mc_validate_span(t, first, last): the checks mt_validate() runs on each node
+ * (dead node, occupancy, parent slot, limits, child slots, gaps), run on the
+ * nodes a write to [first, last] can have changed, and the NULL rule on the
+ * ranges from first - 1 to last + 1.  Visited: every node whose range meets
+ * [first - 1, last + 1], and every child of such a node (checked, not
+ * descended into: a split's or rebalance's new sibling is one of them, and
+ * its child-slot check reads the parent words of the children it adopted).
+ * Captures like mc_validate(); returns the number of failed checks.
+ * Callers run the full mc_validate() every so often and at the end of a
+ * batch, so the bound on what is visited is a speed-up, not the guarantee.
+ */
+static void mc_check_one(struct ma_state *mas, struct maple_enode *enode,
+			 unsigned long min, unsigned long max)
+{
+	unsigned char end;
+
+	mas->node = enode;
+	mas->min = min;
+	mas->max = max;
+	MAS_WARN_ON(mas, mte_dead_node(mas->node));
+	end = mas_data_end(mas);
+	if (MAS_WARN_ON(mas, (end < mt_min_slot_count(mas->node)) &&
+			(mas->max != ULONG_MAX)))
+		pr_err("Invalid size %u of %p\n", end, mas_mn(mas));
+	mas_validate_parent_slot(mas);
+	mas_validate_limits(mas);
+	mas_validate_child_slot(mas);
+	if (mt_is_alloc(mas->tree))
+		mas_validate_gaps(mas);
+}
+
+static void mc_check_span_node(struct ma_state *mas, struct maple_enode *enode,
+			       unsigned long min, unsigned long max,
+			       unsigned long lo, unsigned long hi)
+{
+	struct maple_node *node = mte_to_node(enode);
+	enum maple_type type = mte_node_type(enode);
+	unsigned long *pivots = ma_pivots(node, type);
+	void __rcu **slots = ma_slots(node, type);
+	unsigned char end, npiv_max = mt_pivots[type];
+	unsigned long cmin = min, cmax;
+	int i;
+
+	mc_check_one(mas, enode, min, max);
+	if (ma_is_leaf(type))
+		return;
+	end = ma_data_end(node, type, pivots, max);
+	for (i = 0; i <= end; i++) {
+		struct maple_enode *child = mt_slot_locked(mas->tree, slots, i);
+
+		cmax = i < npiv_max ? pivots[i] : max;
+		if (cmin <= hi && cmax >= lo)
+			mc_check_span_node(mas, child, cmin, cmax, lo, hi);
+		else
+			mc_check_one(mas, child, cmin, cmax);
+		if (cmax >= max)
+			break;
+		cmin = cmax + 1;
+	}
+}
+
+/* the NULL rule from the range holding lo to the one holding hi */
+static void mc_check_span_nulls(struct maple_tree *mt, unsigned long lo, unsigned long hi)
+{
+	void *entry, *prev = (void *)1;
+	unsigned long *pivots;
+	void __rcu **slots;
+	unsigned long piv;
+	enum maple_type type;
+	MA_STATE(mas, mt, lo, lo);
+
+	mas_start(&mas);
+	if (!mas_is_active(&mas))
+		return;
+	mtree_range_walk(&mas);
+	while (1) {
+		type = mte_node_type(mas.node);
+		pivots = ma_pivots(mte_to_node(mas.node), type);
+		slots = ma_slots(mte_to_node(mas.node), type);
+		entry = mas_slot(&mas, slots, mas.offset);
+		if (!prev && !entry)
+			pr_err("Sequential nulls end at %p[%u]\n", mas_mn(&mas), mas.offset);
+		MT_BUG_ON(mt, !prev && !entry);
+		prev = entry;
+		piv = mas_safe_pivot(&mas, pivots, mas.offset, type);
+		if (piv >= hi || piv == ULONG_MAX)
+			return;
+		if (mas.offset == mas_data_end(&mas)) {
+			mas_next_node(&mas, mas_mn(&mas), ULONG_MAX);
+			if (mas_is_overflow(&mas))
+				return;
+			mas.offset = 0;
+		} else {
+			mas.offset++;
+		}
+	}
+}
+
+long mc_validate_span(struct mc_tree *t, u64w first, u64w last)
+{
+	unsigned long lo = first ? first - 1 : 0, hi = last < ULONG_MAX ? last + 1 : ULONG_MAX;
+	void *root;
+	MA_STATE(mas, &t->mt, 0, 0);
+
+	mc_enter();
+	mc_capture_len = 0;
+	mc_capture[0] = 0;
+	mc_failures = 0;
+	mc_in_tree_dump = 0;
+	mc_capturing = 1;
+	mtree_lock(&t->mt);
+	rcu_read_lock();
+	root = rcu_dereference(t->mt.ma_root);
+	if (root && xa_is_node(root) && lo <= hi) {
+		mas.status = ma_active;
+		mc_check_span_node(&mas, mte_safe_root(root), 0, ULONG_MAX, lo, hi);
+		mc_check_span_nulls(&t->mt, lo, hi);
+	}
+	rcu_read_unlock();
+	mtree_unlock(&t->mt);
+	mc_capturing = 0;
+	mc_in_tree_dump = 0;
+	if (!mc_failures && mc_capture_len)
+		return 1;
+	return mc_failures;
+}
+
+/*
+ * mc_batch_checked(): mc_batch() with cheaper validation of the same
+ * strength per write, and structure hashes.
+ *   validate 0: none; 1: mt_validate after every write (as mc_batch);
+ *   2: mc_validate_span() after every write, mt_validate after every
+ *      full_every-th write, after dup, and at the end of the batch on every
+ *      tree the batch wrote (a failure there is reported at the last op).
+ *   want_hashes: hashes[i] = the written tree's mc_tree_hash after op i
+ *   (the copy's for dup; 0 for reads and destroy).
+ */
+#define MC_WRITE_OP(c) ((c) <= OP_SET_RCU || (c) == OP_ALLOC_RANGE || (c) == OP_ALLOC_RRANGE)
+
+long mc_batch_checked(const u64w *ops, long n, u64w *res, struct mc_tree **trees,
+		      long *ntrees, long cap, int validate, long full_every,
+		      long *bad_op, int want_hashes, u64w *hashes)
 {
 	int destroyed = 0;
-	long i, ret;
+	long i, ret = 0, writes = 0;
+	char *written = calloc(cap ? cap : 1, 1);
 
 	mc_enter();
 	*bad_op = -1;
 	for (i = 0; i < n; i++) {
 		const u64w *op = ops + 6 * i;
-		u64w code = op[0];
+		u64w code = op[0], tn = op[1], first = 0, last = 0, *r = res + 4 * i;
+		int write = code < OP_COUNT && MC_WRITE_OP(code);
+		int full = validate == 1 || code == OP_DUP ||
+			   (write && full_every && ++writes % full_every == 0);
 
 		hashes[i] = 0;
-		ret = mc_batch_run(op, 1, res + 4 * i, trees, ntrees, cap, validate,
-				   bad_op, &destroyed);
-		if (ret < 0) {
+		if (validate == 2 && write && !full && tn < (u64w)*ntrees && trees[tn]) {
+			if (code == OP_STORE_RANGE || code == OP_INSERT_RANGE) {
+				first = op[2];
+				last = op[3];
+			} else if (code == OP_ERASE || code == OP_REPLACE) {
+				u64w w[4];
+
+				mc_walk(trees[tn], op[2], w);
+				first = w[1];
+				last = w[2];
+			}
+		}
+		if (mc_batch_run(op, 1, r, trees, ntrees, cap, validate && full, bad_op,
+				 &destroyed) < 0) {
 			ret = -(i + 1);
 			break;
 		}
-		if (code == OP_DUP)
-			hashes[i] = mc_tree_hash(trees[*ntrees - 1]);
-		else if (code != OP_DESTROY && trees[op[1]] &&
-			 (code <= OP_SET_RCU || code == OP_ALLOC_RANGE ||
-			  code == OP_ALLOC_RRANGE))
-			hashes[i] = mc_tree_hash(trees[op[1]]);
+		ret = i + 1;
 		if (*bad_op >= 0) {
 			*bad_op = i;
-			ret = i + 1;
 			break;
 		}
-		ret = i + 1;
+		if (write && tn < (u64w)cap)
+			written[tn] = 1;
+		if (write && validate == 2 && !full) {
+			if ((code == OP_ALLOC_RANGE || code == OP_ALLOC_RRANGE) && !r[0]) {
+				first = r[1];
+				last = r[1] + op[2] - 1;
+			}
+			if (mc_validate_span(trees[tn], first, last)) {
+				*bad_op = i;
+				break;
+			}
+		}
+		if (want_hashes && code == OP_DUP)
+			hashes[i] = mc_tree_hash(trees[*ntrees - 1]);
+		else if (want_hashes && write && trees[tn])
+			hashes[i] = mc_tree_hash(trees[tn]);
 	}
-	if (n == 0)
-		ret = 0;
+	if (validate == 2 && *bad_op < 0 && ret == n) {
+		for (i = 0; i < *ntrees && i < cap; i++) {
+			if (written[i] && trees[i] && mc_validate(trees[i], NULL)) {
+				*bad_op = n - 1;
+				break;
+			}
+		}
+	}
+	free(written);
 	if (destroyed)
 		rcu_barrier();
 	return ret;
