@@ -256,12 +256,7 @@ long mc_validate_span(struct mc_tree *t, u64w first, u64w last)
 	void *root;
 	MA_STATE(mas, &t->mt, 0, 0);
 
-	mc_enter();
-	mc_capture_len = 0;
-	mc_capture[0] = 0;
-	mc_failures = 0;
-	mc_in_tree_dump = 0;
-	mc_capturing = 1;
+	mc_capture_begin();
 	mtree_lock(&t->mt);
 	rcu_read_lock();
 	root = rcu_dereference(t->mt.ma_root);
@@ -272,11 +267,7 @@ long mc_validate_span(struct mc_tree *t, u64w first, u64w last)
 	}
 	rcu_read_unlock();
 	mtree_unlock(&t->mt);
-	mc_capturing = 0;
-	mc_in_tree_dump = 0;
-	if (!mc_failures && mc_capture_len)
-		return 1;
-	return mc_failures;
+	return mc_capture_end(NULL);
 }
 
 /*
