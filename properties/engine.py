@@ -127,7 +127,7 @@ def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
                     if chunk:
                         ls.run_chunk(chunk)
                         chunk = []
-                    ls.apply(op)
+                    ls.apply(op, exact=False)
                     continue
                 chunk.append(op)
                 if len(chunk) >= BATCH:
