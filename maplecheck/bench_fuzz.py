@@ -113,8 +113,12 @@ def main(args) -> int:
     """CLI entry: ``maplecheck bench fuzz [--seed S] [--seconds T] [--linux-src DIR]``."""
     import sys
 
+    from maplecheck.cli import UsageProblem
+
     t0 = time.monotonic()
-    seconds = args.seconds if getattr(args, "seconds", None) else 10.0
+    seconds = args.seconds if getattr(args, "seconds", None) is not None else 10.0
+    if not seconds > 0:
+        raise UsageProblem("--seconds must be positive")
     rates = bench_fuzz(seed=args.seed if getattr(args, "seed", None) is not None else 1,
                        seconds=seconds, linux_src=args.linux_src,
                        say=lambda *a: print(*a, file=sys.stderr, flush=True))
