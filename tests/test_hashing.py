@@ -67,7 +67,7 @@ def test_incremental_check_agrees_with_full(flags):
     p = PyFactory().create(flags)
     chk = WriteChecker(p.mt)
     chk.full()
-    for k in range(1500):
+    for k in range(600):
         a = rng.randrange(1 << 13)
         b = a + rng.randrange(300 if k % 50 == 0 else 20)
         if rng.random() < 0.2:
