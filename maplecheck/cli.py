@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     impl_arg(r)
 
     b = sub.add_parser("bench", help="benchmarks (ratios measured in one run)")
-    b.add_argument("what", choices=("ops", "fork"))
+    b.add_argument("what", choices=("ops", "fork", "fuzz"))
     b.add_argument("--impl", choices=("linux", "python", "both"), default="both")
     b.add_argument("--linux-src", metavar="DIR", default=None)
     add_kernel_arg(b)
@@ -130,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--iterations", type=positive_int, default=None, metavar="N")
     b.add_argument("--initial", metavar="MAPS", default=None,
                    help="fork: the tree is a VMA layout (/proc/PID/maps file, 'self' or a PID)")
+    b.add_argument("--seed", type=int, default=1, help="bench fuzz: campaign seed")
+    b.add_argument("--seconds", type=positive_float, default=10.0, help="bench fuzz: seconds per campaign")
 
     pr = sub.add_parser("prove", help="check the z3 lemma catalog")
     pr.add_argument("--lemma", metavar="NAME", action="append",
@@ -188,6 +190,9 @@ def cmd_replay(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.what == "fuzz":
+        from maplecheck.bench_fuzz import main as bench_fuzz_main
+        return bench_fuzz_main(args)
     if args.what == "fork":
         from maplecheck.bench_fork import main as bench_fork_main
         return bench_fork_main(args)

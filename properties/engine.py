@@ -28,7 +28,7 @@ from maplecheck.ops import NOMEM_DECIDED, TraceError, write_trace
 from .gen import example_ops
 from .impls import impl_names, linux_tree, open_session, python_follows_linux
 from .known import may_deviate
-from .lockstep import Divergence, Lockstep
+from .lockstep import ALLOC_COMPARED, Divergence, Lockstep
 from .simplify import minimize
 
 BATCH = 512
@@ -176,6 +176,8 @@ def _needs_single_step(op: tuple) -> bool:
     (the known-bug check) — see :class:`Lockstep`.
     """
     name, _t, *args = op
+    if name in ALLOC_COMPARED:  # node requests compared op by op
+        return True
     if name == "dup" or name in NOMEM_DECIDED:
         return args[-1] is not None
     return name == "destroy" or may_deviate(op)
@@ -184,15 +186,16 @@ def _needs_single_step(op: tuple) -> bool:
 def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
     """Apply ``ops`` through lockstep; raise ImplFailure on the first problem.
 
-    With two concrete trees (``--impl both``) every write is followed by a dump
-    comparison, so the run is never batched: a difference that later evens
-    out (a split one slot off, then a push that restores the shape) is still
-    the failure it is.
+    Batched, the operations go in chunks (:meth:`Lockstep.run_chunk`): every
+    tree is validated after every write inside its session and, with two
+    trees, their structure hashes are compared after every write, so a
+    difference that later evens out (a split one slot off, then a push that
+    restores the shape) is still caught at the write that made it.
     """
     from maplecheck.impl.linux.worker import ImplCrash, ImplHang  # noqa: WPS433 (optional dependency)
 
     try:
-        if not batched or len(ls.impls) > 1:
+        if not batched:
             for op in ops:
                 ls.apply(op)
         else:
@@ -200,16 +203,16 @@ def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
             for op in ops:
                 if _needs_single_step(op):
                     if chunk:
-                        ls.run_batch(chunk)
+                        ls.run_chunk(chunk)
                         chunk = []
-                    ls.apply(op)
+                    ls.apply(op, exact=False)
                     continue
                 chunk.append(op)
                 if len(chunk) >= BATCH:
-                    ls.run_batch(chunk)
+                    ls.run_chunk(chunk)
                     chunk = []
             if chunk:
-                ls.run_batch(chunk)
+                ls.run_chunk(chunk)
         ls.finish()
     except Divergence as d:
         raise ImplFailure(d.step, d.kind, d.message) from d
@@ -226,10 +229,12 @@ def check_trace(impl: str, flags: int, ops: list[tuple], linux_src: str | None =
                 avoid_known_bugs: bool = True, kernel: str | None = None) -> ImplFailure | None:
     """Replay ``ops`` on fresh trees; return the failure, or None when all is well.
 
-    Batched replay validates after every write and compares every result, but
-    compares whole-tree contents and dumps once per batch; when that is what
-    failed, the batch is replayed one operation at a time so the failure names
-    the first operation after which the trees differ.
+    Batched replay validates after every write, compares every result and
+    (with two trees) the structure hashes after every write, but compares
+    contents with the model once per chunk; when a structure or contents
+    check failed, the prefix is replayed one operation at a time so the
+    failure carries the dump diff and names the first operation after which
+    the trees differ.
     """
     linux_src = linux_tree(linux_src, kernel)
     f = _check_once(impl, flags, ops, linux_src, sanitize, batched, avoid_known_bugs)

@@ -106,6 +106,12 @@ def fires_on(entry, series: str) -> bool:
     return (entry.versions or {}).get(series, True)
 
 
+def destroy_may_hit_known_bug(flags: int) -> bool:
+    """Can :func:`destroy_workaround` name a bug for a tree with these flags?  (Both
+    known destroy bugs need a plain tree in RCU mode; lockstep skips the dump otherwise.)"""
+    return bool(flags & MT_FLAGS_USE_RCU) and not flags & MT_FLAGS_ALLOC_RANGE
+
+
 def destroy_workaround(dump: dict) -> KnownBug | None:
     """The known bug a ``destroy`` of this tree would hit, if any.
 

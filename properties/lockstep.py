@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maplecheck.dump import dump_diff, dump_ranges
+from maplecheck.hashing import dump_hash, ranges_hash
 from maplecheck.ops import NOMEM_DECIDED, WRITES, Session, format_op, format_result, plain
 from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 
-from .known import destroy_workaround, deviation_for
+from .known import destroy_may_hit_known_bug, destroy_workaround, deviation_for
 
 
 #: writes whose node requests are compared between two trees (maplecheck.tree's caller API)
@@ -62,6 +63,9 @@ class SessionLike(Protocol):
 
 class LocalSession(Session):
     """A :class:`~maplecheck.ops.Session` with the query methods lockstep uses."""
+
+    #: in ``run_hashed``, a tree is checked in full after this many incremental checks
+    FULL_EVERY = 256
 
     def dump(self, t: int) -> dict:
         return self.tree(t).dump()
@@ -118,6 +122,102 @@ class LocalSession(Session):
                     return results, len(ops) - 1, problems
         return results, None, []
 
+    # ------------------------------------------------------------ per-write hashed checking
+    def _checker(self, t: int):
+        """Tree ``t``'s incremental checker (our tree), or None for any other tree."""
+        checkers = self.__dict__.setdefault("_checkers", {})
+        c = checkers.get(t)
+        if c is None or c.mt is not getattr(self.trees[t], "mt", None):
+            mt = getattr(self.trees[t], "mt", None)
+            if mt is None or not hasattr(mt, "alloc"):
+                return None
+            from maplecheck.impl.pytree.checker import WriteChecker  # noqa: PLC0415
+            c = checkers[t] = WriteChecker(mt)
+            c.full()
+            self.__dict__.setdefault("_since_full", {})[t] = 0
+        return c
+
+    def check_tree(self, t: int, full: bool = False, span: tuple[int, int] = (0, 0)):
+        """Validate tree ``t`` and hash its structure: ``(problems, hash)``.
+
+        Our tree is checked incrementally (what a write to ``span`` touched,
+        :mod:`maplecheck.impl.pytree.checker`), in full every ``FULL_EVERY``
+        checks or when ``full``; any other tree in full, by its validator and
+        the hash of its dump.
+        """
+        c = self._checker(t)
+        if c is None:
+            return self.validate(t), dump_hash(self.dump(t))
+        since = self._since_full
+        since[t] = since.get(t, 0) + 1
+        if full or since[t] >= self.FULL_EVERY:
+            since[t] = 0
+            self.__dict__.setdefault("_full_done", set()).add(t)
+            return c.full()
+        return c.after_write(*span)
+
+    def step(self, op: tuple):
+        """One operation; a write outside ``run_hashed`` makes tree ``t`` be checked
+        in full next time (the checker's memory no longer describes it)."""
+        result = super().step(op)
+        if op[0] in WRITES and not self.__dict__.get("_in_hashed"):
+            self.__dict__.get("_checkers", {}).pop(op[1], None)
+        return result
+
+    def _span(self, op: tuple):
+        """The range a write can change, read before it runs (None: no tree change)."""
+        name, t, *args = op
+        if name in ("store_range", "insert_range"):
+            return args[0], args[1]
+        if name in ("erase", "replace") and self._checker(t) is not None:
+            w = self.trees[t].walk(args[0])
+            return w[1], w[2]
+        return 0, 0
+
+    def run_hashed(self, ops: list[tuple], validate: bool = True, hashes: bool = True):
+        """Run ``ops``, checking after every write; stop at the first invalid tree.
+
+        (Our tree's hashes come with its incremental check at no extra cost, so
+        ``hashes`` changes nothing here.)
+
+        Returns ``(results, bad, messages, hashes, info)`` as the Linux worker
+        does: ``hashes[k]`` is the written tree's structure hash after op k
+        (the copy's for dup, 0 for a read); ``info[t] = (ranges hash or None,
+        height, flags)`` of each live tree at the end (the ranges hash only
+        when the tree was just checked in full).
+        """
+        self._in_hashed = True
+        try:
+            return self._run_hashed(ops, validate)
+        finally:
+            self._in_hashed = False
+
+    def _run_hashed(self, ops: list[tuple], validate: bool):
+        results, hashes = [], []
+        for k, op in enumerate(ops):
+            name, t = op[0], op[1]
+            span = self._span(op) if name in WRITES else None
+            results.append(self.step(op))
+            h = 0
+            if span is not None and name != "destroy" and validate:
+                if name == "dup":
+                    t, span = len(self.trees) - 1, (0, 0)
+                problems, h = self.check_tree(t, full=name == "dup", span=span)
+                if problems:
+                    hashes.append(h)
+                    return results, k, problems, hashes, {}
+            hashes.append(h)
+        return results, None, [], hashes, self._tree_info()
+
+    def _tree_info(self) -> dict:
+        """Height and flags of each live tree; the ranges hash of those checked in full."""
+        info = {}
+        done = self.__dict__.pop("_full_done", set())
+        for t, tree in self.live_trees():
+            rh = ranges_hash(dump_ranges(self.dump(t))) if t in done else None
+            info[t] = (rh, tree.height(), tree.flags())
+        return info
+
 
 _fmt_result = format_result
 _fmt_op = format_op
@@ -144,10 +244,16 @@ class Lockstep:
     known_avoided: dict = field(default_factory=dict)
     deviations: dict = field(default_factory=dict)
     history: list[tuple] = field(default_factory=list)
+    _infos: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ stepping
-    def apply(self, op: tuple) -> Any:
-        """Apply one operation everywhere and check it; return the model's result."""
+    def apply(self, op: tuple, exact: bool = True) -> Any:
+        """Apply one operation everywhere and check it; return the model's result.
+
+        ``exact``: after a write, validate in full and compare whole dumps (what
+        a replay does, so a difference prints the dump diff); otherwise the
+        operation is checked as a one-operation chunk (``run_chunk``'s checks).
+        """
         i = self.steps
         self.steps += 1
         self.history.append(op)
@@ -176,6 +282,14 @@ class Lockstep:
         if name == "dup" and args[0] is not None and before:
             expect = self._expected_dup(args[0], before)
         decided = self._nomem_decided(op)
+        # the one-operation chunk checks neither deviations, refused node requests nor node counts
+        if (not exact and not decided and deviation is None and name not in ALLOC_COMPARED
+                and all(hasattr(s, "run_hashed") for s in self.impls.values())):
+            self._run_sessions([op], [expect], [i])
+            if name in WRITES:
+                self.writes += 1
+                self._check_infos(self._infos, i)
+            return expect
         if decided:
             live = {n: s.live_nodes() for n, s in self.impls.items()}
         first = True
@@ -256,17 +370,7 @@ class Lockstep:
         end of the batch.
         """
         base = self.steps
-        expects, sent, where = [], [], []
-        for k, op in enumerate(ops):
-            self.history.append(op)
-            self.steps += 1
-            try:
-                expects.append(self.model.step(op))
-            except MapleUsageError:
-                self.skipped += 1  # the kernel has no defined result: not sent to the trees
-                continue
-            sent.append(op)
-            where.append(base + k)
+        expects, sent, where = self._model_pass(ops)
         for impl_name, sess in self.impls.items():
             got, bad, messages = sess.run_checked(sent, self.validate and validate_each)
             for k, (op, e, g) in enumerate(zip(sent, expects, got)):
@@ -278,6 +382,87 @@ class Lockstep:
                                  + "; ".join(messages[:5]))
         self.writes += sum(op[0] in WRITES for op in ops)
         self.check_all(base + len(ops) - 1)
+
+    def run_chunk(self, ops: list[tuple]) -> None:
+        """Apply many operations with every per-write check, one crossing per session.
+
+        The model's results are computed first; each session runs the whole
+        chunk itself (the Linux worker in one request), validating after every
+        write and returning each written tree's structure hash.  Results are compared in one pass, and with two
+        trees their hashes after every write; the earliest problem is raised.
+        At the end each tree's contents are compared with the model's by a
+        ranges hash (dumps are taken only to explain a difference).
+        """
+        base = self.steps
+        expects, sent, where = self._model_pass(ops)
+        self._run_sessions(sent, expects, where)
+        self.writes += sum(op[0] in WRITES for op in ops)
+        self._check_infos(self._infos, base + len(ops) - 1)
+
+    def _run_sessions(self, sent: list[tuple], expects: list, where: list[int]) -> None:
+        """Each session runs ``sent`` checked; raise the earliest problem (``where`` gives
+        each op's step).  Leaves each session's end-of-run tree facts in ``_infos``."""
+        hashes = self.compare_dumps and len(self.impls) > 1
+        outcome = {n: s.run_hashed(sent, self.validate, hashes) for n, s in self.impls.items()}
+        problems = []  # (position, order, kind, message)
+        for n, (got, bad, messages, _h, _i) in outcome.items():
+            for k, (op, e, g) in enumerate(zip(sent, expects, got)):
+                if g != e:
+                    problems.append((k, 0, "result", f"{_fmt_op(op)}: model={_fmt_result(e)} "
+                                     f"{n}={_fmt_result(g)}"))
+                    break
+            if bad is not None:
+                problems.append((bad, 1, "validate", f"after {_fmt_op(sent[bad])}: {n}: "
+                                 + "; ".join(messages[:5])))
+        if self.compare_dumps and len(outcome) > 1:
+            (n1, o1), *rest = outcome.items()
+            for n2, o2 in rest:
+                for k, (h1, h2) in enumerate(zip(o1[3], o2[3])):
+                    if h1 != h2:
+                        problems.append((k, 2, "dump", f"tree {sent[k][1]} after {_fmt_op(sent[k])}: "
+                                         f"structure hashes differ ({n1} {h1:#x}, {n2} {h2:#x})"))
+                        break
+        if problems:
+            k, _o, kind, message = min(problems)
+            raise Divergence(where[k], kind, message)
+        self._infos = {n: o[4] for n, o in outcome.items()}
+
+    def _check_infos(self, infos: dict[str, dict], i: int) -> None:
+        """Contents (by ranges hash), height and flags of every live tree after a chunk."""
+        for t, mtree in self.model.live_trees():
+            want_attr = mt_attr(mtree.flags())
+            want = None
+            for n, info in infos.items():
+                if t not in info:
+                    continue
+                rh, height, flags = info[t]
+                self.max_height = max(self.max_height, height or 0)
+                if mt_attr(flags) != want_attr:
+                    raise Divergence(i, "flags", f"tree {t}: model attr={want_attr:#x} {n}={flags:#x}")
+                if rh is None:
+                    continue
+                if want is None:
+                    want = ranges_hash(mtree.ranges())
+                if rh != want:
+                    self._check_contents(t, {n: self.impls[n].dump(t)}, i, None)
+                    raise Divergence(i, "contents", f"tree {t}: {n}'s ranges hash differs from the model's")
+
+    def _model_pass(self, ops: list[tuple]):
+        """The model's results for a chunk: ``(expects, sent, where)``; the calls the
+        model refuses are counted as skipped and not sent (``where`` maps back to steps)."""
+        base = self.steps
+        expects, sent, where = [], [], []
+        for k, op in enumerate(ops):
+            self.history.append(op)
+            self.steps += 1
+            try:
+                expects.append(self.model.step(op))
+            except MapleUsageError:
+                self.skipped += 1  # the kernel has no defined result: not sent to the trees
+                continue
+            sent.append(op)
+            where.append(base + k)
+        return expects, sent, where
 
     # ------------------------------------------------------------ expectations
     def _pre_op_facts(self, op: tuple) -> dict[str, Any]:
@@ -312,6 +497,8 @@ class Lockstep:
 
     def _step_around_known_bugs(self, t: int) -> None:
         """Before destroying tree ``t``, leave RCU mode if that destroy hits a known bug."""
+        if not destroy_may_hit_known_bug(self.model.tree(t).flags()):
+            return
         for sess in self.impls.values():
             d = sess.dump(t)
             bug = destroy_workaround(d) if "nodes" in d else None
@@ -398,11 +585,48 @@ class Lockstep:
             self._check_contents(t, dumps, i, None)
             self._check_dumps(t, dumps, i, None)
 
+    def _final_check(self) -> None:
+        """The end of an example: every tree validated in full, contents and structure compared.
+
+        A Linux session has validated each tree in full at the end of the
+        chunk that last wrote it (``mc_batch_checked``), so it is asked only
+        for its structure hash; our tree is checked in full here.  Sessions
+        without ``run_hashed`` (and any difference, to explain it by a dump
+        diff) go through :meth:`check_all`.
+        """
+        i = self.steps - 1
+        if not all(hasattr(s, "run_hashed") for s in self.impls.values()):
+            self.check_all(i)
+            return
+        for t, mtree in self.model.live_trees():
+            hashes = {}
+            for n, sess in self.impls.items():
+                if hasattr(sess, "check_tree"):
+                    problems, hashes[n] = sess.check_tree(t, full=True)
+                    if problems:
+                        raise Divergence(i, "validate", f"tree {t}: {n}: " + "; ".join(problems[:5]))
+                    if ranges_hash(dump_ranges(sess.dump(t))) != ranges_hash(mtree.ranges()):
+                        self.check_all(i)
+                elif len(self.impls) > 1:
+                    hashes[n] = sess.tree_hash(t)
+            if len(set(hashes.values())) > 1:
+                self.check_all(i)
+                raise Divergence(i, "dump", f"tree {t}: structure hashes differ at the end: {hashes}")
+
     def finish(self) -> None:
-        """Destroy every tree and check that no node leaked."""
+        """Check every tree in full, destroy them all and check that no node leaked."""
         i = self.steps
-        for t, _ in self.model.live_trees():
-            self.apply(("destroy", t))
+        if self.steps:
+            self._final_check()
+        destroys = [("destroy", t) for t, _ in self.model.live_trees()]
+        if all(hasattr(s, "run_hashed") for s in self.impls.values()):
+            if self.avoid_known_bugs:
+                for _op, t in destroys:
+                    self._step_around_known_bugs(t)
+            self.run_chunk(destroys)
+        else:
+            for op in destroys:
+                self.apply(op)
         for impl_name, sess in self.impls.items():
             live = sess.live_nodes()
             if live:

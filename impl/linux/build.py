@@ -76,8 +76,10 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     h.update(SHIM.read_bytes())
     # the library's debug info names source files: a tree elsewhere gets its own build
     h.update(str(src.resolve()).encode())
-    h.update(SHIM_API.read_bytes())
     h.update(Path(__file__).read_bytes())  # how the tree is built is an input too
+    for extra in sorted(HERE.glob("shim_*.c")):  # files shim.c #includes
+        h.update(extra.name.encode())
+        h.update(extra.read_bytes())
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
         p = src / d

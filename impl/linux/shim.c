@@ -590,7 +590,7 @@ void mc_empty_area(struct mc_tree *t, int reverse, u64w min, u64w max,
  * failed checks; *text points at the captured messages, one record per
  * failed check, records separated by '\x1e' (valid until the next call).
  */
-long mc_validate(struct mc_tree *t, const char **text)
+static void mc_capture_begin(void)
 {
 	mc_enter();
 	mc_capture_len = 0;
@@ -598,11 +598,11 @@ long mc_validate(struct mc_tree *t, const char **text)
 	mc_failures = 0;
 	mc_in_tree_dump = 0;
 	mc_capturing = 1;
-	mtree_lock(&t->mt);
-	rcu_read_lock();
-	mt_validate(&t->mt);
-	rcu_read_unlock();
-	mtree_unlock(&t->mt);
+}
+
+/* ends a capture; returns the number of failed checks */
+static long mc_capture_end(const char **text)
+{
 	mc_capturing = 0;
 	mc_in_tree_dump = 0;
 	if (text)
@@ -611,6 +611,17 @@ long mc_validate(struct mc_tree *t, const char **text)
 	if (!mc_failures && mc_capture_len)
 		return 1;
 	return mc_failures;
+}
+
+long mc_validate(struct mc_tree *t, const char **text)
+{
+	mc_capture_begin();
+	mtree_lock(&t->mt);
+	rcu_read_lock();
+	mt_validate(&t->mt);
+	rcu_read_unlock();
+	mtree_unlock(&t->mt);
+	return mc_capture_end(text);
 }
 
 /* ------------------------------------------------------------ dump */
@@ -982,3 +993,4 @@ long mc_test_crash(int how)
 }
 
 #include "shim_api.c"	/* the rest of the caller API */
+#include "shim_check.c"	/* per-node hashes and per-write span validation */

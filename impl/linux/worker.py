@@ -433,6 +433,17 @@ class RemoteLinuxSession:
     def run_checked(self, ops: Iterable[tuple], validate: bool = True):
         return self._call("run_checked", [tuple(o) for o in ops], validate)
 
+    def run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True):
+        """Run a whole chunk in the child: validation after every write there, and the
+        written tree's structure hash per op (LinuxSession.run_hashed)."""
+        return self._call("run_hashed", [tuple(o) for o in ops], validate, hashes)
+
+    def tree_hash(self, t: int) -> int:
+        return self._call("tree_hash", t)
+
+    def ranges_hash(self, t: int) -> int:
+        return self._call("ranges_hash", t)
+
     def dump(self, t: int) -> dict:
         return self._call("dump", t)
 
@@ -570,6 +581,12 @@ def _serve(lib_path: str, flags: int) -> int:
                 val = session.run(args[0])
             elif cmd == "run_checked":
                 val = session.run_checked(args[0], args[1])
+            elif cmd == "run_hashed":
+                val = session.run_hashed(*args)
+            elif cmd == "tree_hash":
+                val = session.tree_hash(args[0])
+            elif cmd == "ranges_hash":
+                val = session.ranges_hash(args[0])
             elif cmd == "dump":
                 val = session.dump(args[0])
             elif cmd == "validate":

@@ -24,6 +24,7 @@ last slot as ``end | gap << 8`` and is trusted only while the node is not full
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from maplecheck.logic import If
 
@@ -58,15 +59,15 @@ class Geometry:
     range_slots: int = 16
     arange_slots: int = 10
 
-    @property
+    @cached_property
     def slots(self) -> tuple[int, int, int, int]:
         return (31, self.range_slots, self.range_slots, self.arange_slots)
 
-    @property
+    @cached_property
     def pivots(self) -> tuple[int, int, int, int]:
         return (0, self.range_slots - 1, self.range_slots - 1, self.arange_slots - 1)
 
-    @property
+    @cached_property
     def min_slots(self) -> tuple[int, int, int, int]:
         r = max(1, self.range_slots // 2 - 2)
         a = max(1, self.arange_slots // 2 - 1)
