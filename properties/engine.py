@@ -26,7 +26,7 @@ from typing import Callable
 from maplecheck.ops import NOMEM_DECIDED, TraceError, write_trace
 
 from .gen import example_ops
-from .impls import impl_names, linux_tree, open_session, python_follows_linux
+from .impls import impl_names, linux_tree, open_session, python_allocates_like_linux, python_follows_linux
 from .known import may_deviate
 from .lockstep import ALLOC_COMPARED, Divergence, Lockstep
 from .simplify import minimize
@@ -154,6 +154,7 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
                   kernel: str | None = None) -> Lockstep:
     linux_src = linux_tree(linux_src, kernel)
     same_structure = impl != "both" or python_follows_linux(linux_src)[0]
+    same_allocation = same_structure and (impl != "both" or python_allocates_like_linux(linux_src))
     model = open_session("model", flags)
     impls = {}
     try:
@@ -165,7 +166,7 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
             s.close()
         raise
     return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs,
-                    compare_dumps=same_structure)
+                    compare_dumps=same_structure, compare_alloc=same_allocation)
 
 
 def _needs_single_step(op: tuple) -> bool:
@@ -359,6 +360,8 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
             small, flags, one_minimal = m.ops, m.flags, m.one_minimal
         final = check_trace(impl, flags, small, linux_src, sanitize, batched=not c_side,
                             avoid_known_bugs=avoid_known_bugs)
+        if final is not None and final.step < len(small) - 1:
+            small = small[:final.step + 1]  # a simplified trace can fail earlier: it ends there
         if final is not None and final.kind == "crash" and not sanitize:
             final = with_sanitized_frames(final, flags, small, linux_src, avoid_known_bugs)
     except ShrinkStopped as st:

@@ -35,6 +35,10 @@ from maplecheck.tree import ENOMEM, MAX, MapleUsageError, mt_attr
 from .known import destroy_may_hit_known_bug, destroy_workaround, deviation_for
 
 
+#: writes after which our tree is checked (and hashed) in full: a copy, and the
+#: allocations, whose stored range is known only after they ran
+FULL_CHECKED = frozenset({"dup", "alloc_range", "alloc_rrange", "alloc_cyclic"})
+
 #: writes whose node requests are compared between two trees (maplecheck.tree's caller API)
 ALLOC_COMPARED = frozenset({"store_gfp", "store_nowait", "store_prealloc", "prealloc_destroy",
                             "mas_erase"})
@@ -167,9 +171,10 @@ class LocalSession(Session):
     def _span(self, op: tuple):
         """The range a write can change, read before it runs (None: no tree change)."""
         name, t, *args = op
-        if name in ("store_range", "insert_range"):
+        if name in ("store_range", "insert_range", "store_gfp", "store_nowait", "store_prealloc",
+                    "prealloc_destroy"):
             return args[0], args[1]
-        if name in ("erase", "replace") and self._checker(t) is not None:
+        if name in ("erase", "replace", "mas_erase") and self._checker(t) is not None:
             w = self.trees[t].walk(args[0])
             return w[1], w[2]
         return 0, 0
@@ -202,7 +207,8 @@ class LocalSession(Session):
             if span is not None and name != "destroy" and validate:
                 if name == "dup":
                     t, span = len(self.trees) - 1, (0, 0)
-                problems, h = self.check_tree(t, full=name == "dup", span=span)
+                # where an allocation stores is known only after it ran: checked in full
+                problems, h = self.check_tree(t, full=name in FULL_CHECKED, span=span)
                 if problems:
                     hashes.append(h)
                     return results, k, problems, hashes, {}
@@ -236,6 +242,8 @@ class Lockstep:
     contents_every: int = 1
     validate: bool = True
     compare_dumps: bool = True
+    #: do the trees request nodes alike (node counts and refused requests compared)?
+    compare_alloc: bool = True
     steps: int = 0
     writes: int = 0
     max_height: int = 0
@@ -261,7 +269,7 @@ class Lockstep:
         if name == "destroy" and self.avoid_known_bugs:
             self._step_around_known_bugs(t)
         before = self._pre_op_facts(op)
-        if self._nomem_decided(op) and len(self.impls) > 1 and not self.compare_dumps:
+        if self._nomem_decided(op) and len(self.impls) > 1 and not self.compare_alloc:
             # trees of different shapes need different node counts: no refusal to compare
             op = (*op[:-1], None)
             self.history[-1] = op
@@ -316,7 +324,7 @@ class Lockstep:
             if decided and got == -ENOMEM and sess.live_nodes() != live[impl_name]:
                 raise Divergence(i, "leak", f"{_fmt_op(op)}: {impl_name} returned -ENOMEM with "
                                  f"{sess.live_nodes() - live[impl_name]} nodes left allocated")
-        if name in ALLOC_COMPARED and len(self.impls) > 1 and self.compare_dumps:
+        if name in ALLOC_COMPARED and len(self.impls) > 1 and self.compare_alloc:
             self._check_alloc(op, i)
         if name in WRITES:
             self.writes += 1

@@ -117,8 +117,8 @@ def test_both_catch_a_wrong_preallocation_count(stock_src, tmp_path, monkeypatch
     from maplecheck.impl.pytree import write as pywrite
     real = pywrite.mas_prealloc_calc
 
-    def one_more(mas, entry):
-        n = real(mas, entry)
+    def one_more(mas, entry, *wr):
+        n = real(mas, entry, *wr)
         return n + 1 if mas.store_type == pywrite.wr_split_store else n
     monkeypatch.setattr(pywrite, "mas_prealloc_calc", one_more)
     res = run_campaign("both", seed=5, steps=6000, linux_src=str(stock_src), out=tmp_path,

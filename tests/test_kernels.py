@@ -21,7 +21,11 @@ def test_linux_list(capsys):
 
 
 def test_pytree_follows_by_feature(linux_kernel_info):
-    assert follows(linux_kernel_info) is (not linux_kernel_info["features"]["maple_copy"])
+    """6.12's big-node path and 7.3's copy-node split are followed; maple_copy without the
+    copy-node split (7.2) is not."""
+    from maplecheck.impl.pytree.profile import has_copy_split
+    info = linux_kernel_info
+    assert follows(info) is (not info["features"]["maple_copy"] or has_copy_split(info["path"]))
     assert follows({"features": {"maple_copy": False}}) and not follows({"features": {"maple_copy": True}})
 
 

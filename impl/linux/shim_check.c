@@ -280,7 +280,10 @@ long mc_validate_span(struct mc_tree *t, u64w first, u64w last)
  *   want_hashes: hashes[i] = the written tree's mc_tree_hash after op i
  *   (the copy's for dup; 0 for reads and destroy).
  */
-#define MC_WRITE_OP(c) ((c) <= OP_SET_RCU || (c) == OP_ALLOC_RANGE || (c) == OP_ALLOC_RRANGE)
+#define MC_WRITE_OP(c) ((c) <= OP_SET_RCU || (c) == OP_ALLOC_RANGE || (c) == OP_ALLOC_RRANGE || \
+			MC_API_WRITE_OP(c))
+/* shim_api.c's writes (store_gfp .. alloc_cyclic): validated in full */
+#define MC_API_WRITE_OP(c) ((c) >= OP_COUNT && (c) <= OP_COUNT + 5)
 
 long mc_batch_checked(const u64w *ops, long n, u64w *res, struct mc_tree **trees,
 		      long *ntrees, long cap, int validate, long full_every,
@@ -295,8 +298,8 @@ long mc_batch_checked(const u64w *ops, long n, u64w *res, struct mc_tree **trees
 	for (i = 0; i < n; i++) {
 		const u64w *op = ops + 6 * i;
 		u64w code = op[0], tn = op[1], first = 0, last = 0, *r = res + 4 * i;
-		int write = code < OP_COUNT && MC_WRITE_OP(code);
-		int full = validate == 1 || code == OP_DUP ||
+		int write = code < OP_API_END && MC_WRITE_OP(code);
+		int full = validate == 1 || code == OP_DUP || MC_API_WRITE_OP(code) ||
 			   (write && full_every && ++writes % full_every == 0);
 
 		hashes[i] = 0;
