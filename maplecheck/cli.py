@@ -102,17 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fuzz", help="run a seeded fuzzing campaign against the model")
     impl_arg(f)
-    budget = f.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=positive_int, metavar="N", help="operations to run (default 20000)")
-    budget.add_argument("--minutes", type=positive_float, metavar="M",
-                        help="run for M minutes (the campaign, shrinking included, ends within M minutes + 60 s)")
-    f.add_argument("--seed", type=int, default=0, help="campaign seed (same seed, same run)")
-    f.add_argument("--out", metavar="DIR", default="maplecheck-out",
-                   help="where failing traces are written (default: %(default)s)")
-    f.add_argument("--example-len", type=example_len, default=2000, metavar="N",
-                   help="operations per example (default: %(default)s)")
-    f.add_argument("--shrink-seconds", type=nonneg_float, default=120.0, metavar="S",
-                   help="time budget for minimizing a failing trace (default: %(default)s)")
+    add_campaign_args(f, "where failing traces are written")
     f.add_argument("--report", metavar="DIR", help="write an HTML report of the campaign here")
     f.add_argument("--initial", metavar="MAPS",
                    help="start every example from a VMA layout: a /proc/PID/maps file, 'self' or a PID")
@@ -172,6 +162,20 @@ def _parser() -> argparse.ArgumentParser:
     ll = lsub.add_parser("list", help="kernel versions Debian packages and those in the cache")
     ll.add_argument("--update", action="store_true", help="refresh the cached package lists first")
     return p
+
+
+def add_campaign_args(sp, out_help: str) -> None:
+    """The budget, seed, output and shrinking options every campaign command takes (validated)."""
+    budget = sp.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=positive_int, metavar="N", help="operations to run (default 20000)")
+    budget.add_argument("--minutes", type=positive_float, metavar="M",
+                        help="run for M minutes (the campaign, shrinking included, ends within M minutes + 60 s)")
+    sp.add_argument("--seed", type=int, default=0, help="campaign seed (same seed, same run)")
+    sp.add_argument("--out", metavar="DIR", default="maplecheck-out", help=out_help + " (default: %(default)s)")
+    sp.add_argument("--example-len", type=example_len, default=2000, metavar="N",
+                    help="operations per example (default: %(default)s)")
+    sp.add_argument("--shrink-seconds", type=nonneg_float, default=120.0, metavar="S",
+                    help="time budget for minimizing a failing trace (default: %(default)s)")
 
 
 def version_line() -> str:

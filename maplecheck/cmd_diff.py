@@ -28,19 +28,11 @@ def add_parser(sub) -> None:
         g = d.add_mutually_exclusive_group(required=True)
         g.add_argument(f"--{label}-src", metavar="DIR", help=f"kernel source tree of the {label} side")
         g.add_argument(f"--{label}-kernel", metavar="V", help=f"kernel version of the {label} side (6.12, 7.3...)")
-    budget = d.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, metavar="N", help="operations to run (default 20000)")
-    budget.add_argument("--minutes", type=float, metavar="M", help="run for M minutes")
-    d.add_argument("--seed", type=int, default=0, help="campaign seed (same seed, same run)")
+    from maplecheck.cli import add_campaign_args
+    add_campaign_args(d, "where traces and the JSON report are written")
     d.add_argument("--structure", choices=("report", "strict"), default="report",
                    help="report: shape differences are information; strict: any is a failure "
                         "(default: %(default)s)")
-    d.add_argument("--out", metavar="DIR", default="maplecheck-out",
-                   help="where traces and the JSON report are written (default: %(default)s)")
-    d.add_argument("--example-len", type=int, default=2000, metavar="N",
-                   help="operations per example (default: %(default)s)")
-    d.add_argument("--shrink-seconds", type=float, default=120.0, metavar="S",
-                   help="time budget for minimizing each trace (default: %(default)s)")
     d.add_argument("--no-timing", dest="timing", action="store_false",
                    help="skip the timed passes (no speed table)")
     d.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false",
