@@ -71,14 +71,19 @@ def linux_tree(linux_src: str | None = None, kernel: str | None = None) -> str |
 
 
 @lru_cache(maxsize=None)
-def python_follows_linux(linux_src: str | None = None) -> tuple[bool, str]:
-    """(does our Python tree follow this kernel's write path, the kernel's version)."""
+def linux_kernel_info(linux_src: str | None = None) -> dict:
+    """``kernel_info`` of the tree ``linux_src`` names (read once per tree and process)."""
     from maplecheck.impl.linux.source import kernel_info, kernel_source
-    from maplecheck.impl.pytree import follows
     try:
-        info = kernel_info(kernel_source(linux_src))
+        return kernel_info(kernel_source(linux_src))
     except Exception as e:  # LinuxSourceError: one line for the user
         raise SetupError(f"linux source: {e}") from e
+
+
+def python_follows_linux(linux_src: str | None = None) -> tuple[bool, str]:
+    """(does our Python tree follow this kernel's write path, the kernel's version)."""
+    from maplecheck.impl.pytree import follows
+    info = linux_kernel_info(linux_src)
     return follows(info), info["version"]
 
 
@@ -89,12 +94,7 @@ def python_allocates_like_linux(linux_src: str | None = None) -> bool:
     sheaves); on a sheaf kernel the counts differ by design, so neither node
     counts nor the place of a refused request are compared there.
     """
-    from maplecheck.impl.linux.source import kernel_info, kernel_source
-    try:
-        info = kernel_info(kernel_source(linux_src))
-    except Exception as e:  # LinuxSourceError: one line for the user
-        raise SetupError(f"linux source: {e}") from e
-    return not info["features"].get("sheaves", False)
+    return not linux_kernel_info(linux_src)["features"].get("sheaves", False)
 
 
 def structure_note(impl: str, linux_src: str | None = None) -> str | None:

@@ -212,6 +212,7 @@ u64w mc_mt_step(struct mc_tree *t, int prev, u64w index, u64w limit)
  *   +8 mt_next(a=index, b=max), +9 mt_prev(a, b=min)    -> r0 entry
  * Returns 1 for a write (to validate), 0 for a read.
  */
+#define OP_API_WRITE_END (OP_COUNT + 6)	/* +0 .. +5 write the tree */
 static int mc_api_batch_op(struct mc_tree *t, u64w code, const u64w *op,
 			   u64w *r)
 {

@@ -283,7 +283,7 @@ long mc_validate_span(struct mc_tree *t, u64w first, u64w last)
 #define MC_WRITE_OP(c) ((c) <= OP_SET_RCU || (c) == OP_ALLOC_RANGE || (c) == OP_ALLOC_RRANGE || \
 			MC_API_WRITE_OP(c))
 /* shim_api.c's writes (store_gfp .. alloc_cyclic): validated in full */
-#define MC_API_WRITE_OP(c) ((c) >= OP_COUNT && (c) <= OP_COUNT + 5)
+#define MC_API_WRITE_OP(c) ((c) >= OP_COUNT && (c) < OP_API_WRITE_END)
 
 long mc_batch_checked(const u64w *ops, long n, u64w *res, struct mc_tree **trees,
 		      long *ntrees, long cap, int validate, long full_every,
