@@ -103,9 +103,6 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fuzz", help="run a seeded fuzzing campaign against the model")
     impl_arg(f)
     add_campaign_args(f, "where failing traces are written")
-    f.add_argument("--report", metavar="DIR", help="write an HTML report of the campaign here")
-    f.add_argument("--initial", metavar="MAPS",
-                   help="start every example from a VMA layout: a /proc/PID/maps file, 'self' or a PID")
 
     r = sub.add_parser("replay", help="re-run a trace and report the first divergence")
     r.add_argument("trace", metavar="TRACE")
@@ -165,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def add_campaign_args(sp, out_help: str) -> None:
-    """The budget, seed, output and shrinking options every campaign command takes (validated)."""
+    """The budget, seed, output, shrinking, report and starting-tree options every campaign command
+    takes (validated)."""
     budget = sp.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=positive_int, metavar="N", help="operations to run (default 20000)")
     budget.add_argument("--minutes", type=positive_float, metavar="M",
@@ -176,6 +174,9 @@ def add_campaign_args(sp, out_help: str) -> None:
                     help="operations per example (default: %(default)s)")
     sp.add_argument("--shrink-seconds", type=nonneg_float, default=120.0, metavar="S",
                     help="time budget for minimizing a failing trace (default: %(default)s)")
+    sp.add_argument("--report", metavar="DIR", help="write an HTML report of the campaign here")
+    sp.add_argument("--initial", metavar="MAPS",
+                    help="start every example from a VMA layout: a /proc/PID/maps file, 'self' or a PID")
 
 
 def version_line() -> str:

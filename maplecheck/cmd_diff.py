@@ -66,6 +66,10 @@ def main(args) -> int:
         raise UsageProblem("--steps must be at least 1")
     if args.minutes is not None and args.minutes <= 0:
         raise UsageProblem("--minutes must be positive")
+    from maplecheck.cmd_fuzz import check_out_dir, initial_example_maker
+
+    check_out_dir(Path(args.out))
+    make_example = initial_example_maker(args.initial)
     sides = (resolve_side("base", args.base_src, args.base_kernel),
              resolve_side("patched", args.patched_src, args.patched_kernel))
     libs = {}
@@ -80,7 +84,7 @@ def main(args) -> int:
     res = run_diff(sides, seed=args.seed, steps=args.steps, minutes=args.minutes, structure=args.structure,
                    out=Path(args.out), libs=libs, example_len=args.example_len,
                    shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs,
-                   timing=args.timing, progress=_progress(args))
+                   timing=args.timing, progress=_progress(args), make_example=make_example)
     report = res.to_json()
     path = Path(args.out) / f"diff-seed{args.seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +95,21 @@ def main(args) -> int:
         print(f"minimized trace ({f['ops']} of {f['original_ops']} ops): {f['trace']}")
         print("replay with: " + replay_command(f, sides, args))
     _say(f"report: {path}")
+    if args.report:
+        _say(f"report: {html_report(res, args)}")
     print(res.summary())
     return EXIT_FOUND if res.failures else EXIT_OK
+
+
+def html_report(res, args) -> Path:
+    """``--report DIR``: the campaign page of :mod:`maplecheck.report` for a diff run."""
+    from maplecheck.report import write_report
+
+    a, b = res.sides
+    extra = {"implementation": "linux, both sides", "base": a.name, "patched": b.name, "writes": f"{res.writes:,}",
+             "writes whose structure differs": f"{res.diff_writes:,}", "structure mode": res.structure}
+    title = f"maplecheck diff {a.name} → {b.name} --seed {res.seed}"
+    return write_report(res, args.report, title=title, extra=extra, linux_src=b.src)
 
 
 def replay_command(f: dict, sides, args) -> str:

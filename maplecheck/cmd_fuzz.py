@@ -25,6 +25,19 @@ def check_out_dir(out: Path) -> None:
         raise UsageProblem(f"--out {out}: cannot write there ({e.strerror or e})") from None
 
 
+def initial_example_maker(spec: str | None):
+    """The example maker of ``--initial SPEC`` (None without it); a bad layout is a usage problem."""
+    if not spec:
+        return None
+    from maplecheck.maps import MapsError, describe, initial_examples, read_layout
+    try:
+        vmas = read_layout(spec)
+    except MapsError as e:
+        raise UsageProblem(str(e)) from None
+    say(f"initial tree: {describe(vmas)} from {spec}")
+    return initial_examples(vmas)
+
+
 def cmd_fuzz(args) -> int:
     from maplecheck.properties.engine import run_campaign
     from maplecheck.properties.impls import impl_names, linux_library
@@ -34,15 +47,7 @@ def cmd_fuzz(args) -> int:
         t0 = time.monotonic()
         lib = linux_library(args.linux_src, args.sanitize)
         say(f"linux adapter: {lib} ({time.monotonic() - t0:.1f}s)")
-    make_example = None
-    if args.initial:
-        from maplecheck.maps import MapsError, describe, initial_examples, read_layout
-        try:
-            vmas = read_layout(args.initial)
-        except MapsError as e:
-            raise UsageProblem(str(e)) from None
-        make_example = initial_examples(vmas)
-        say(f"initial tree: {describe(vmas)} from {args.initial}")
+    make_example = initial_example_maker(args.initial)
     from maplecheck.cmd_linux import say_structure_note
     say_structure_note(args)
     from maplecheck.impl.linux.worker import deadline_floor
@@ -137,4 +142,4 @@ class Progress:
         return False
 
 
-__all__ = ["cmd_fuzz", "check_out_dir", "report"]
+__all__ = ["cmd_fuzz", "check_out_dir", "initial_example_maker", "report"]

@@ -115,6 +115,6 @@ def initial_examples(vmas: list[tuple[int, int]]):
 
 
 def describe(vmas: list[tuple[int, int]]) -> str:
-    span = vmas[-1][1] - vmas[0][0] if vmas else 0
     """One line about a layout for progress output."""
+    span = vmas[-1][1] - vmas[0][0] if vmas else 0
     return f"{len(vmas)} VMAs over {span:#x} bytes" if vmas else "no VMA"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterable
 
 STYLE = """
@@ -135,7 +136,8 @@ def write_report(result, out_dir: str | Path, title: str = "maplecheck campaign"
 
     steps, seconds = get("steps", 0), get("seconds", 0.0)
     rate = steps / seconds if seconds else 0.0
-    failures = list(get("failures", []))
+    # a diff's findings are dicts (its JSON report); a campaign's are Failure records
+    failures = [SimpleNamespace(**f) if isinstance(f, dict) else f for f in get("failures", [])]
     numbers = {"implementation": get("impl", "-"), "seed": get("seed", "-"), "examples": get("examples", 0),
                "checked steps": f"{steps:,}", "seconds": f"{seconds:.1f}",
                "steps/s": f"{rate:,.0f}", "findings": len(failures),

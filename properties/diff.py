@@ -572,6 +572,8 @@ class DiffResult:
     speed: dict = field(default_factory=dict)
     skipped: int = 0
     known: Counter = field(default_factory=Counter)
+    timeline: list = field(default_factory=list)     # (seconds, steps) after each example
+    ops: Counter = field(default_factory=Counter)    # operations run, by name
 
     @property
     def structural_diffs(self) -> int:
@@ -620,8 +622,14 @@ def run_diff(sides: tuple[Side, Side], seed: int = 0, steps: int | None = None,
              minutes: float | None = None, structure: str = "report", out: Path = Path("maplecheck-out"),
              libs: dict[str, str] | None = None, example_len: int = 2000, bulk_max: int = 6000,
              shrink_budget_s: float = 120.0, avoid_known_bugs: bool = True, timing: bool = True,
-             progress: Callable[[DiffResult], None] | None = None) -> DiffResult:
-    """Run examples on both sides until ``steps`` operations or ``minutes``, or a finding."""
+             progress: Callable[[DiffResult], None] | None = None,
+             make_example: Callable | None = None) -> DiffResult:
+    """Run examples on both sides until ``steps`` operations or ``minutes``, or a finding.
+
+    ``make_example(seed, length, bulk_max) -> (flags, ops)`` replaces the
+    generator (``--initial``: every example starts from a VMA layout), as in
+    :func:`~maplecheck.properties.engine.run_campaign`.
+    """
     if steps is None and minutes is None:
         steps = 20000
     strict = structure == "strict"
@@ -635,10 +643,11 @@ def run_diff(sides: tuple[Side, Side], seed: int = 0, steps: int | None = None,
     try:
         while (steps is None or res.steps < steps) and (deadline is None or time.monotonic() < deadline):
             length = example_len if steps is None else max(1, min(example_len, steps - res.steps))
-            flags, ops = example_ops(example_seed(seed, k), length, bulk_max=bulk_max)
+            flags, ops = (make_example or example_ops)(example_seed(seed, k), length, bulk_max=bulk_max)
             name = f"diff-seed{seed}-ex{k}"
             o = run_pair(sides, flags, ops, strict=strict, stats=stats, avoid_known_bugs=avoid_known_bugs)
             res.examples += 1
+            res.ops.update(op[0] for op in (ops[:o.step + 1] if o.kind in ("side", "structure") else ops))
             res.writes += o.writes
             res.diff_writes += o.diff_writes
             res.skipped += o.skipped
@@ -672,6 +681,7 @@ def run_diff(sides: tuple[Side, Side], seed: int = 0, steps: int | None = None,
                 timer.time_example(flags, o.sent)
             k += 1
             res.seconds = time.monotonic() - t0
+            res.timeline.append((res.seconds, res.steps))
             if progress:
                 progress(res)
     finally:

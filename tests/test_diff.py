@@ -53,7 +53,8 @@ def test_a_tree_against_itself_has_no_structural_difference(stock, tmp_path):
 
 def test_a_lookup_bug_on_the_patched_side_is_found_named_and_replays(stock, lookup_bug, tmp_path, capsys):
     rc = main(["diff", "--base-src", str(stock), "--patched-src", str(lookup_bug), "--steps", "20000",
-               "--seed", "1", "--out", str(tmp_path), "--shrink-seconds", "60", "--no-timing"])
+               "--seed", "1", "--out", str(tmp_path), "--shrink-seconds", "60", "--no-timing",
+               "--report", str(tmp_path / "r")])
     out = capsys.readouterr().out
     assert rc == 1
     assert re.search(r"^base=\S+ patched=\S+ steps=\d+ examples=\d+ failures=1 structural_diffs=0 "
@@ -64,6 +65,27 @@ def test_a_lookup_bug_on_the_patched_side_is_found_named_and_replays(stock, look
     assert f"maplecheck replay {f['trace']} --impl linux --linux-src {lookup_bug}" in out
     assert main(["replay", f["trace"], "--impl", "linux", "--linux-src", str(lookup_bug)]) == 1
     assert main(["replay", f["trace"], "--impl", "linux", "--linux-src", str(stock)]) == 0
+    page = (tmp_path / "r/index.html").read_text()  # --report: the finding with its picture and C test
+    assert "Finding 1: " in page and "check_finding1" in page and "writes whose structure differs" in page
+    assert "finding1.svg" in page and (tmp_path / "r/finding1.svg").exists()
+
+
+def test_diff_starts_from_a_vma_layout(stock, tmp_path, capsys):
+    maps = tmp_path / "maps"
+    maps.write_text("".join(f"{0x7f0000000000 + i * 0x5000:x}-{0x7f0000003000 + i * 0x5000:x} r--p 00000000 "
+                            f"00:00 0 /lib/x.so\n" for i in range(40)))
+    rc = main(["diff", "--base-src", str(stock), "--patched-src", str(stock), "--initial", str(maps),
+               "--steps", "1200", "--example-len", "300", "--seed", "2", "--out", str(tmp_path / "o"),
+               "--no-timing", "--report", str(tmp_path / "r")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.out
+    assert "initial tree: 40 VMAs" in captured.err
+    report = json.loads((tmp_path / "o/diff-seed2.json").read_text())
+    assert report["steps"] >= 1200 and report["examples"] == 4
+    page = (tmp_path / "r/index.html").read_text()
+    assert "no finding" in page and "<polyline" in page and "store_range" in page
+    assert main(["diff", "--base-src", str(stock), "--patched-src", str(stock), "--initial",
+                 str(tmp_path / "nope"), "--steps", "5"]) == 2
 
 
 def test_a_split_point_change_passes_in_report_mode(stock, split_right, tmp_path):
