@@ -54,6 +54,29 @@ class Divergence(AssertionError):
         self.message = message
 
 
+class StepRaised(Exception):
+    """A local tree raised at op ``k`` of a checked chunk (the exception is the cause)."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__(k)
+        self.k = k
+
+
+def raised_divergence(i: int, impl_name: str, op: tuple, e: BaseException) -> Divergence:
+    """The finding for an exception a tree raised at step ``i`` on a legal call.
+
+    A dead or stuck C side is a crash or a hang; a Python exception in a tree
+    is a bug of that tree (shrunk and saved like any other); a failure of our
+    own worker is never a finding and is raised again.
+    """
+    kind = {"ImplCrash": "crash", "ImplHang": "hang"}.get(type(e).__name__)
+    if kind:
+        return Divergence(i, kind, f"{impl_name} on {_fmt_op(op)}: {e}")
+    if type(e).__name__ == "WorkerError":
+        raise e
+    return Divergence(i, "exception", f"{impl_name} raised on {_fmt_op(op)}: {type(e).__name__}: {e}")
+
+
 class SessionLike(Protocol):
     """What lockstep needs of an implementation: a Session, local or remote."""
 
@@ -202,7 +225,10 @@ class LocalSession(Session):
         for k, op in enumerate(ops):
             name, t = op[0], op[1]
             span = self._span(op) if name in WRITES else None
-            results.append(self.step(op))
+            try:
+                results.append(self.step(op))
+            except Exception as e:  # the lockstep names the op that raised
+                raise StepRaised(k) from e
             h = 0
             if span is not None and name != "destroy" and validate:
                 if name == "dup":
@@ -305,13 +331,7 @@ class Lockstep:
             try:
                 got = sess.step(op)
             except Exception as e:  # an exception for a legal call is a bug
-                kind = {"ImplCrash": "crash", "ImplHang": "hang"}.get(type(e).__name__)
-                if kind:  # the C side died or stopped answering: not a Python bug
-                    raise Divergence(i, kind, f"{impl_name} on {_fmt_op(op)}: {e}") from e
-                if type(e).__name__ == "WorkerError":  # our own failure, never a finding
-                    raise
-                raise Divergence(i, "exception", f"{impl_name} raised on {_fmt_op(op)}: "
-                                 f"{type(e).__name__}: {e}") from e
+                raise raised_divergence(i, impl_name, op, e) from e
             if decided and first and got == -ENOMEM and expect == 0:
                 self._model_undo_refused(op)  # the tree needed the refused node: nothing stored
                 expect = got
@@ -411,7 +431,12 @@ class Lockstep:
         """Each session runs ``sent`` checked; raise the earliest problem (``where`` gives
         each op's step).  Leaves each session's end-of-run tree facts in ``_infos``."""
         hashes = self.compare_dumps and len(self.impls) > 1
-        outcome = {n: s.run_hashed(sent, self.validate, hashes) for n, s in self.impls.items()}
+        outcome = {}
+        for n, s in self.impls.items():
+            try:
+                outcome[n] = s.run_hashed(sent, self.validate, hashes)
+            except StepRaised as e:
+                raise raised_divergence(where[e.k], n, sent[e.k], e.__cause__) from e.__cause__
         problems = []  # (position, order, kind, message)
         for n, (got, bad, messages, _h, _i) in outcome.items():
             for k, (op, e, g) in enumerate(zip(sent, expects, got)):

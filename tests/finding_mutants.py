@@ -111,12 +111,22 @@ def m_split_left(real):
     return f
 
 
+def m_new_end_raises(real):
+    """mas_wr_new_end indexes past its node (an exception) on a write into a full-ish leaf."""
+    def f(end, offset, offset_end, r_min, index, end_piv, last):
+        if end >= 12 and offset == 3:
+            raise IndexError("planted: slot index past the node")
+        return real(end, offset, offset_end, r_min, index, end_piv, last)
+    return f
+
+
 def mutants():
     """name -> function applying the mutant and returning its undo."""
     from maplecheck.impl.pytree import big_node, gaps_update, node_ops, rebalance, split
 
     return {
         "new_end_low": lambda: _wrap(node_ops, "wr_new_end", m_new_end_low),
+        "new_end_raises": lambda: _wrap(node_ops, "wr_new_end", m_new_end_raises),
         "end_piv_skip": lambda: _wrap(node_ops, "wr_end_piv", m_end_piv_skip),
         "extend_null_left": lambda: _wrap(node_ops, "wr_extend_null", m_extend_null_left),
         "extend_null_right": lambda: _wrap(node_ops, "wr_extend_null", m_extend_null_right),

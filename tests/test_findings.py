@@ -243,3 +243,18 @@ def test_mutant_findings_shrink_to_ten_operations(name, tmp_path):
     f = res.failures[0]
     header = read_trace(f.trace) and __import__("json").loads(f.trace.read_text().splitlines()[0])
     assert f.ops <= 10 and header["one_minimal"] is True
+
+
+def test_an_exception_in_our_tree_is_a_finding_shrunk_and_saved(tmp_path, capsys):
+    from maplecheck.properties.engine import check_trace
+
+    with mutant("new_end_raises"):
+        res = run_campaign("python", seed=1, steps=4000, out=tmp_path, shrink_budget_s=10)
+        (f,) = res.failures
+        assert f.kind == "exception" and "IndexError: planted" in f.message and f.ops <= 10
+        flags, ops = read_trace(f.trace)
+        assert check_trace("python", flags, ops).kind == "exception"
+        assert main(["replay", str(f.trace), "--impl", "python"]) == 1
+    assert check_trace("python", flags, ops) is None
+    assert main(["replay", str(f.trace), "--impl", "python"]) == 0
+
