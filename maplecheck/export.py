@@ -84,20 +84,56 @@ def c_name(name: str) -> str:
     return ident if not ident[0].isdigit() else "t_" + ident
 
 
-def model_results(flags: int, ops: list[tuple]) -> tuple[list, list]:
-    """Run ``ops`` on the model; return each op's plain result and the final model trees."""
-    from maplecheck.properties.impls import open_session
+def expected_results(flags: int, ops: list[tuple], linux_src: str | None = None) -> tuple[list, list, dict]:
+    """Each op's result as the kernel must give it, the final trees, and the deviations met.
 
+    The model's answer, except where a registered deviation of the kernel
+    (:mod:`maplecheck.properties.known`) fires: there the kernel's registered
+    answer, so that the test passes on the stock tree and fails only on the
+    finding.  Whether a deviation fires depends on the kernel tree's shape,
+    which our Python tree supplies (it follows that kernel node for node, as
+    in the lockstep); ``deviations`` maps a step to (name, the model's answer).
+    """
+    from maplecheck.ops import plain
+    from maplecheck.properties.impls import open_session
     from maplecheck.tree import MapleUsageError
 
-    session = open_session("model", flags)
-    results = []
-    for op in ops:
+    model = open_session("model", flags)
+    shape = open_session("python", flags, linux_src)
+    results, deviations = [], {}
+    for step, op in enumerate(ops):
+        dev = _deviation(op, model, shape)
         try:
-            results.append(session.step(op))
+            res = model.step(op)
         except MapleUsageError:  # a call Linux leaves undefined: lockstep never sends it either
             results.append(UNDEFINED)
-    return results, session.trees
+            continue
+        got, shape = _shape_step(shape, op)
+        if dev is not None and got == plain(dev[1]):
+            deviations[step] = (dev[0].name, res)
+            model.trees[op[1]] = dev[2]
+            res = got
+        results.append(res)
+    return results, model.trees, deviations
+
+
+def _deviation(op: tuple, model, shape):
+    """A registered deviation that fires on ``op`` given the shape tree (None without one)."""
+    from maplecheck.properties.known import deviation_for
+
+    if shape is None:
+        return None
+    return deviation_for(op, model.tree(op[1]), lambda: shape.dump(op[1]))
+
+
+def _shape_step(shape, op: tuple):
+    """Step the shape tree; one that raises (a tree of our own with a bug) is dropped."""
+    if shape is None:
+        return None, None
+    try:
+        return shape.step(op), shape
+    except Exception:  # noqa: BLE001 - then deviations go unseen, the model's answers stand
+        return None, None
 
 
 #: the result of an operation the model refuses (see maplecheck.tree.MasNullNode)
@@ -280,11 +316,17 @@ class _Writer:
                 self.emit(f"mtree_destroy({expr});")
 
 
-def c_test(flags: int, ops: list[tuple], name: str = "maplecheck", note: str | None = None) -> str:
-    """The C test function for a trace (see the module docstring)."""
-    results, trees = model_results(flags, ops)
+def c_test(flags: int, ops: list[tuple], name: str = "maplecheck", note: str | None = None,
+           linux_src: str | None = None) -> str:
+    """The C test function for a trace (see the module docstring); ``linux_src`` names the
+    kernel whose registered deviations it follows (default: the Python tree's default)."""
+    results, trees, deviations = expected_results(flags, ops, linux_src)
     w = _Writer(flags)
     for step, (op, res) in enumerate(zip(ops, results)):
+        if step in deviations:
+            dev, spec = deviations[step]
+            w.emit(f"/* registered deviation {dev} (maplecheck.properties.known): the kernel answers "
+                   f"{_c_comment(res)}; the model's answer is {_c_comment(spec)} */")
         w.op(step, op, res)
     w.contents(trees)
     w.destroy_copies()
@@ -317,6 +359,10 @@ def c_test(flags: int, ops: list[tuple], name: str = "maplecheck", note: str | N
     body = w.lines
     # a cursor of a copy is declared before the copy exists: only its fields are set here
     return "\n".join(head + decl + [""] + body + ["}", ""])
+
+
+def _c_comment(value) -> str:
+    return str(value).replace("*/", "* /")[:120]
 
 
 def c_registration(flags: int, name: str) -> str:
@@ -456,7 +502,7 @@ def main(args) -> int:
     flags, ops = read_trace(Path(args.trace))
     name = args.name or c_name(Path(args.trace).name.split(".")[0])
     note = _trace_note(Path(args.trace))
-    test = c_test(flags, ops, name, note)
+    test = c_test(flags, ops, name, note, args.linux_src)
     if args.out:
         Path(args.out).write_text(test)
     elif not args.run:

@@ -61,6 +61,18 @@ def test_export_of_the_lookup_bug_fails_there_and_passes_on_stock(lookup_finding
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith("result=pass")
 
 
+@pytest.mark.parametrize("name", ["insert-new-root-overwrites", "gap-search-unsigned-size"])
+def test_export_at_a_registered_deviation_states_the_kernels_answer(name, linux_kernel, capsys):
+    """The deviation is the stock kernel's registered behaviour: the export passes there, and says so."""
+    trace = Path(__file__).resolve().parent / "corpus/deviations" / f"{name}.jsonl"
+    src = str(kernel_source(kernel=linux_kernel))
+    flags, ops = read_trace(trace)
+    test = c_test(flags, ops, "dev", linux_src=src)
+    assert f"registered deviation {name}" in test and "the model's answer is" in test
+    assert main(["export", str(trace), "--c", "--run", "--kernel", linux_kernel]) == 0
+    assert capsys.readouterr().out.strip().endswith("result=pass")
+
+
 def test_export_prints_a_pasteable_test(tmp_path, capsys):
     t = write_trace(tmp_path / "t.jsonl", MT_FLAGS_ALLOC_RANGE,
                     [("store_range", 0, 10, 20, xa_mk_value(3)), ("dup", 0, None),
