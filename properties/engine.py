@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import signal
 import threading
 import time
@@ -344,7 +345,7 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
                         avoid_known_bugs=avoid_known_bugs)
         return f is not None and f.kind == failure.kind
 
-    small, partial, final, one_minimal = prefix, False, None, False
+    small, partial, final, one_minimal, resampled = prefix, False, None, False, False
     try:
         if failure.kind == "hang":
             exact = check_trace(shrink_impl, flags, prefix, linux_src, sanitize, batched=False,
@@ -356,8 +357,10 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
             confirmed = fails(flags, prefix)
         if confirmed:
             # ddmin, then simpler operations (maplecheck.properties.simplify)
-            m = minimize(flags, prefix, fails, budget_s - (time.monotonic() - t0), shrink)
-            small, flags, one_minimal = m.ops, m.flags, m.one_minimal
+            resample = (None if failure.kind == "hang" else
+                        _resampler(shrink_impl, failure, linux_src, sanitize, avoid_known_bugs))
+            m = minimize(flags, prefix, fails, budget_s - (time.monotonic() - t0), shrink, resample)
+            small, flags, one_minimal, resampled = m.ops, m.flags, m.one_minimal, m.resampled
         final = check_trace(impl, flags, small, linux_src, sanitize, batched=not c_side,
                             avoid_known_bugs=avoid_known_bugs)
         if final is not None and final.step < len(small) - 1:
@@ -371,9 +374,44 @@ def minimize_failure(impl: str, flags: int, ops: list[tuple], failure: ImplFailu
         partial = True
     final = final or failure
     trace = write_trace(out / f"{name}.jsonl", flags, small, note=f"{final.kind}: {final.message[:2000]}",
-                        extra={"one_minimal": one_minimal})
+                        extra={"one_minimal": one_minimal, **({"resampled": True} if resampled else {})})
     return Failure(final.kind, final.message, trace, original, len(small), len(prefix), partial=partial,
                    flags=flags)
+
+
+#: fresh examples for resampling (maplecheck.properties.simplify.resampled): short, small bursts
+RESAMPLE_SEED, RESAMPLE_LEN, RESAMPLE_BULK = 0x5EED, 200, 200
+_RULE = re.compile(r"\b(?:python|linux|model): (\w+):")
+_RAISED = re.compile(r" raised on .*?: (\w+): ")
+
+
+def failure_signature(kind: str, message: str) -> tuple[str, str | None]:
+    """What "fails the same way" means for a different trace: the kind and, where the
+    message names one, the broken rule (validate), the exception type (exception)
+    or the operation (result)."""
+    if kind == "validate":
+        hit = _RULE.search(message)
+    elif kind == "exception":
+        hit = _RAISED.search(message)
+    elif kind == "result":
+        return kind, message.split("(", 1)[0]
+    else:
+        hit = None
+    return kind, hit[1] if hit else None
+
+
+def _resampler(impl: str, failure: ImplFailure, linux_src, sanitize: bool, avoid_known_bugs: bool):
+    """``resample(k)``: the failing prefix of the k-th fresh short example when it fails
+    as ``failure`` does (same :func:`failure_signature`), else None."""
+    want = failure_signature(failure.kind, failure.message)
+
+    def resample(k: int):
+        flags, ops = example_ops(example_seed(RESAMPLE_SEED, k), RESAMPLE_LEN, bulk_max=RESAMPLE_BULK)
+        f = check_trace(impl, flags, ops, linux_src, sanitize, avoid_known_bugs=avoid_known_bugs)
+        if f is None or failure_signature(f.kind, f.message) != want:
+            return None
+        return flags, ops[:f.step + 1]
+    return resample
 
 
 def _explained_by(impl: str, flags: int, found: Failure, linux_src) -> str | None:

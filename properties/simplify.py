@@ -12,14 +12,20 @@ budget in the order that pays:
    node for node), then try replacing a long history by a fresh ascending
    build of the contents the model holds at some step (one store per
    non-NULL range), so only the few operations after it stay;
-2. **ddmin** over the operations;
-3. **simplify** each operation: drop RCU (flag and toggles), the alloc-range
+2. **resample** when the trace is still long (more than
+   :data:`RESAMPLE_OVER` operations): fresh short examples, kept when one
+   fails the same way (same kind, same rule) in fewer operations; the saved
+   trace then says ``resampled``;
+3. **ddmin** over the operations;
+4. **simplify** each operation: drop RCU (flag and toggles), the alloc-range
    flag, dups (their copy's operations move to the source tree), then
    compress the indices (order kept, distances capped: small and round),
-   merge entries into a few small value entries, and shrink sizes;
-4. **ddmin** again and a one-by-one removal sweep: when that sweep finishes
+   merge entries into a few small value entries, and shrink sizes; spread
+   the indices apart when that lets operations go (a store amid NULLs fills
+   two slots, so fewer stores reach a split);
+5. **ddmin** again and a one-by-one removal sweep: when that sweep finishes
    without a removal, the trace is 1-minimal (no single operation can go),
-   which :func:`minimize` reports.  Steps 3-4 repeat (at most three rounds)
+   which :func:`minimize` reports.  Steps 4-5 repeat (at most three rounds)
    while they change something.
 
 Every candidate is replayed on fresh trees by ``fails(flags, ops)``; a
@@ -50,12 +56,24 @@ CAPS = (1, 2, 4, 10, 16, 100, 1000, 4096)
 ROUND_OPS = 40
 
 
+#: a trace still longer than this after lineage and rebuild is worth resampling first
+RESAMPLE_OVER = 40
+#: the share of the budget left that resampling may spend
+RESAMPLE_SHARE = 0.4
+
+#: ``resample(k)``: the k-th fresh short example's failing prefix, when it fails the
+#: same way (same kind and rule), else None
+Resample = Callable[[int], "tuple[int, list[tuple]] | None"]
+
+
 @dataclass
 class Minimized:
     flags: int
     ops: list[tuple]
     one_minimal: bool
     replays: int
+    #: the ops come from a fresh short example failing the same way, not from the original
+    resampled: bool = False
 
 
 class _Budget:
@@ -333,7 +351,48 @@ def shrink_sizes(flags: int, ops: list[tuple], b: _Budget) -> tuple[int, list[tu
     return flags, ops
 
 
-PASSES = (drop_rcu, fewer_trees, compress_indices, merge_entries, round_indices, shrink_sizes)
+def _spread(v: int) -> int:
+    """Twice as far from the nearer end of the index space (0 and MAX stay)."""
+    return 2 * v if v < 1 << 63 else MAX - 2 * (MAX - v)
+
+
+def spread_indices(flags: int, ops: list[tuple], b: _Budget) -> tuple[int, list[tuple]]:
+    """Put a NULL range between neighbouring stored ranges, when that lets operations go.
+
+    A store that touches its neighbours fills one slot, one amid NULLs fills
+    two: spread apart, fewer stores fill a leaf up to the split or the
+    rebalance a failure needs.  Kept only when a removal sweep then shortens
+    the trace (else index compression would just undo it).
+    """
+    cand = map_positions(ops, _spread)
+    if cand == ops or not b.left() or not b.fails(flags, cand):
+        return flags, ops
+    shorter, _ = one_by_one(flags, cand, b)
+    return (flags, shorter) if len(shorter) < len(ops) else (flags, ops)
+
+
+PASSES = (drop_rcu, fewer_trees, compress_indices, merge_entries, round_indices, shrink_sizes,
+          spread_indices)
+
+
+def resampled(flags: int, ops: list[tuple], b: _Budget, resample: Resample) -> tuple[int, list[tuple], bool]:
+    """Look among fresh short examples for a shorter trace that fails the same way.
+
+    A failure that needs a tree of a given shape (a split of a full leaf at a
+    depth, an under-full node after a long descending build) resists removal:
+    nearly every candidate changes the shape, and ddmin spends the budget
+    proving that.  A short example that trips the same rule is usually a far
+    better start; this spends at most :data:`RESAMPLE_SHARE` of the budget on it.
+    """
+    stop = time.monotonic() + RESAMPLE_SHARE * max(0.0, b.deadline - time.monotonic())
+    k = 0
+    while time.monotonic() < stop:
+        got = resample(k)
+        k += 1
+        b.replays += 1
+        if got is not None and len(got[1]) < len(ops):
+            return got[0], got[1], True
+    return flags, ops, False
 
 
 def one_by_one(flags: int, ops: list[tuple], b: _Budget) -> tuple[list[tuple], bool]:
@@ -352,12 +411,15 @@ def one_by_one(flags: int, ops: list[tuple], b: _Budget) -> tuple[list[tuple], b
 
 
 def minimize(flags: int, ops: list[tuple], fails: Fails, budget_s: float,
-             ddmin: Callable[..., list[tuple]]) -> Minimized:
-    """Rebuild, ddmin, simplify, ddmin, sweep (see the module docstring); the result fails."""
+             ddmin: Callable[..., list[tuple]], resample: Resample | None = None) -> Minimized:
+    """Rebuild, resample, ddmin, simplify, ddmin, sweep (see the module docstring); the result fails."""
     b = _Budget(fails, budget_s)
+    fresh = False
     if len(ops) > 20:
         flags, ops = lineage(flags, ops, b)
         flags, ops = rebuild(flags, ops, b)
+    if resample is not None and len(ops) > RESAMPLE_OVER:
+        flags, ops, fresh = resampled(flags, ops, b, resample)
 
     def dd(ops):
         left = max(0.0, b.deadline - time.monotonic())
@@ -379,4 +441,4 @@ def minimize(flags: int, ops: list[tuple], fails: Fails, budget_s: float,
         ops, minimal = one_by_one(flags, ops, b)
         if (flags, ops) == before or not b.left():
             break
-    return Minimized(flags, ops, minimal, b.replays)
+    return Minimized(flags, ops, minimal, b.replays, fresh)

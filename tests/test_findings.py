@@ -270,3 +270,26 @@ def test_an_exception_in_our_tree_is_a_finding_shrunk_and_saved(tmp_path, capsys
     assert check_trace("python", flags, ops) is None
     assert main(["replay", str(f.trace), "--impl", "python"]) == 0
 
+
+
+def test_a_shape_bound_finding_is_resampled_to_a_short_one(tmp_path):
+    """split_right seed 2 first fails after a 130-store descending build that no removal survives;
+    a fresh short example breaking the same rule is found and shrunk instead."""
+    import json
+
+    with mutant("split_right"):
+        res = run_campaign("python", seed=2, steps=4000, out=tmp_path, shrink_budget_s=30)
+    (f,) = res.failures
+    header = json.loads(f.trace.read_text().splitlines()[0])
+    assert f.original_ops > 100 and f.ops <= 20 and header["resampled"] is True
+    assert "node_occupancy" in f.message
+
+
+def test_failure_signature_names_the_rule():
+    from maplecheck.properties.engine import failure_signature
+
+    assert failure_signature("validate", "after store_range(t0, 0xf, 0xf, 3): python: node_occupancy: "
+                             "path=[1] leaf_64") == ("validate", "node_occupancy")
+    assert failure_signature("exception", "python raised on store_range(t0, 1, 2, 3): IndexError: "
+                             "planted") == ("exception", "IndexError")
+    assert failure_signature("result", "load(t0, 0x5): model=1 python=2") == ("result", "load")
