@@ -293,3 +293,20 @@ def test_failure_signature_names_the_rule():
     assert failure_signature("exception", "python raised on store_range(t0, 1, 2, 3): IndexError: "
                              "planted") == ("exception", "IndexError")
     assert failure_signature("result", "load(t0, 0x5): model=1 python=2") == ("result", "load")
+
+
+def test_spread_indices_lets_stores_go(monkeypatch):
+    """A "the root split" failure: adjacent stores fill one slot each; spread apart, eight do."""
+    from maplecheck.properties.engine import shrink
+    from maplecheck.properties.impls import open_session
+
+    def fails(flags, ops):
+        s = open_session("python", flags)
+        for op in ops:
+            s.step(op)
+        return s.dump(0).get("height", 0) >= 2
+
+    ops = [("store_range", 0, i, i, xa_mk_value(1)) for i in range(1, 20)]
+    assert len(S.minimize(0, ops, fails, 20.0, shrink).ops) == 8
+    monkeypatch.setattr(S, "PASSES", tuple(p for p in S.PASSES if p is not S.spread_indices))
+    assert len(S.minimize(0, ops, fails, 20.0, shrink).ops) > 8
