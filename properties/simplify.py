@@ -13,7 +13,8 @@ budget in the order that pays:
    build of the contents the model holds at some step (one store per
    non-NULL range), so only the few operations after it stay;
 2. **resample** when the trace is still long (more than
-   :data:`RESAMPLE_OVER` operations): fresh short examples, kept when one
+   :data:`RESAMPLE_OVER` operations) after a first ddmin on a share of the
+   budget: fresh short examples, kept when one
    fails the same way (same kind, same rule) in fewer operations; the saved
    trace then says ``resampled``;
 3. **ddmin** over the operations;
@@ -60,6 +61,10 @@ ROUND_OPS = 40
 RESAMPLE_OVER = 40
 #: the share of the budget left that resampling may spend
 RESAMPLE_SHARE = 0.4
+#: a resampled failing prefix this short ends the search
+RESAMPLE_SHORT = 20
+#: the share of the budget a long trace's first ddmin gets before resampling is considered
+FIRST_DD_SHARE = 0.3
 
 #: ``resample(k)``: the k-th fresh short example's failing prefix, when it fails the
 #: same way (same kind and rule), else None
@@ -382,17 +387,19 @@ def resampled(flags: int, ops: list[tuple], b: _Budget, resample: Resample) -> t
     depth, an under-full node after a long descending build) resists removal:
     nearly every candidate changes the shape, and ddmin spends the budget
     proving that.  A short example that trips the same rule is usually a far
-    better start; this spends at most :data:`RESAMPLE_SHARE` of the budget on it.
+    better start; this spends at most :data:`RESAMPLE_SHARE` of the budget on it,
+    keeping the shortest failing prefix met (and stopping at one of at most
+    :data:`RESAMPLE_SHORT` operations).
     """
     stop = time.monotonic() + RESAMPLE_SHARE * max(0.0, b.deadline - time.monotonic())
-    k = 0
-    while time.monotonic() < stop:
+    best, k = None, 0
+    while time.monotonic() < stop and (best is None or len(best[1]) > RESAMPLE_SHORT):
         got = resample(k)
         k += 1
         b.replays += 1
-        if got is not None and len(got[1]) < len(ops):
-            return got[0], got[1], True
-    return flags, ops, False
+        if got is not None and len(got[1]) < len((best or (flags, ops))[1]):
+            best = got
+    return (best[0], best[1], True) if best else (flags, ops, False)
 
 
 def one_by_one(flags: int, ops: list[tuple], b: _Budget) -> tuple[list[tuple], bool]:
@@ -418,17 +425,19 @@ def minimize(flags: int, ops: list[tuple], fails: Fails, budget_s: float,
     if len(ops) > 20:
         flags, ops = lineage(flags, ops, b)
         flags, ops = rebuild(flags, ops, b)
-    if resample is not None and len(ops) > RESAMPLE_OVER:
-        flags, ops, fresh = resampled(flags, ops, b, resample)
 
-    def dd(ops):
-        left = max(0.0, b.deadline - time.monotonic())
+    def dd(ops, share: float = 1.0):
+        left = share * max(0.0, b.deadline - time.monotonic())
         try:
             return ddmin(ops, lambda c: b.fails(flags, c), left)
         except Exception as stopped:  # the engine's ShrinkStopped: its ops fail under these flags
             stopped.flags = flags
             raise
 
+    if resample is not None and len(ops) > RESAMPLE_OVER:
+        ops = dd(ops, FIRST_DD_SHARE)  # most findings shrink well: resample only those that resist
+        if len(ops) > RESAMPLE_OVER:
+            flags, ops, fresh = resampled(flags, ops, b, resample)
     ops = dd(ops)
     minimal = False
     for _round in range(3):  # a removal can make another simplification possible
