@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="operations per example (default: %(default)s)")
     f.add_argument("--shrink-seconds", type=float, default=120.0, metavar="S",
                    help="time budget for minimizing a failing trace (default: %(default)s)")
+    f.add_argument("--rcu", action="store_true",
+                   help="interleave RCU readers with the campaign's writes (see maplecheck rcu)")
+    from maplecheck.cmd_rcu import add_rcu_args
+    add_rcu_args(f, trace=False)
+    rc = sub.add_parser("rcu", help="explore RCU reader interleavings with the writes of a trace")
+    add_rcu_args(rc, trace=True)
 
     r = sub.add_parser("replay", help="re-run a trace and report the first divergence")
     r.add_argument("trace", metavar="TRACE")
@@ -79,6 +85,9 @@ def _say(*parts) -> None:
 # ---------------------------------------------------------------- fuzz
 
 def cmd_fuzz(args) -> int:
+    if args.rcu:
+        from maplecheck.cmd_rcu import cmd_fuzz_rcu
+        return cmd_fuzz_rcu(args)
     from maplecheck.properties.engine import run_campaign
     from maplecheck.properties.impls import impl_names, linux_library
 
@@ -149,6 +158,9 @@ class _progress:
 # ---------------------------------------------------------------- replay
 
 def cmd_replay(args) -> int:
+    from maplecheck.cmd_rcu import rcu_header, replay_rcu
+    if rcu_header(Path(args.trace)) is not None:
+        return replay_rcu(args)
     from maplecheck.ops import read_trace
     from maplecheck.properties.engine import check_trace
 
@@ -194,8 +206,13 @@ def cmd_linux(args) -> int:
     return EXIT_OK
 
 
+def cmd_rcu(args) -> int:
+    from maplecheck.cmd_rcu import cmd_rcu as run
+    return run(args)
+
+
 COMMANDS = {"fuzz": cmd_fuzz, "replay": cmd_replay, "bench": cmd_bench, "prove": cmd_prove,
-            "linux": cmd_linux}
+            "linux": cmd_linux, "rcu": cmd_rcu}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,3 +105,12 @@ def destroy_workaround(dump: dict) -> KnownBug | None:
     if rcu_clear_meta_full_root(dump):
         return RCU_CLEAR_META_FULL
     return None
+
+
+RCU_REWALK_SKIP = KnownBug(
+    "rcu-rewalk-skips-range",
+    "Linux 6.12 mas_next_slot()/mas_prev_slot() under RCU: a reader that meets a dead node rewalks to "
+    "its saved mas->last (mas->index going backwards) and steps from the range now holding that "
+    "index, so a concurrent store that covered it and beyond is skipped: the step returns the entry "
+    "after the new range, an answer neither before nor after the write",
+)

@@ -27,6 +27,8 @@ from .source import LinuxSourceError, cache_dir, kernel_source
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "shim.c"
+# the "rcu" flavour: the shim under a deterministic scheduler (rcu_shim.c includes shim.c)
+RCU_SOURCES = [HERE / "rcu_shim.c", HERE / "rcu_sched.h"]
 
 COMMON_FLAGS = ["-std=gnu11", "-fPIC", "-shared", "-pthread", "-D_LGPL_SOURCE", "-Wall",
                 "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
@@ -63,11 +65,13 @@ def _compiler_version(cc: str) -> str:
     return out.splitlines()[0] if out else cc
 
 
-def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
+def _hash_inputs(src: Path, flags: list[str], cc_version: str, extra: list[Path] = ()) -> str:
     h = hashlib.sha256()
     h.update(cc_version.encode())
     h.update("\0".join(flags).encode())
     h.update(SHIM.read_bytes())
+    for f in extra:
+        h.update(f.read_bytes())
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
         p = src / d
@@ -97,7 +101,7 @@ def _tail(text: str, n: int = 25) -> str:
 
 
 def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = False,
-                  verbose: bool = False) -> Path:
+                  verbose: bool = False, rcu: bool = False) -> Path:
     """Build (or find in the cache) the adapter library; return its path.
 
     Raises :class:`AdapterBuildError` (compiler failure) or
@@ -106,10 +110,10 @@ def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = F
     src = kernel_source(linux_src)
     cc = _cc()
     flags = COMMON_FLAGS + (SAN_FLAGS if sanitize else OPT_FLAGS)
-    key = _hash_inputs(src, flags, _compiler_version(cc))
+    key = _hash_inputs(src, flags, _compiler_version(cc), RCU_SOURCES if rcu else [])
     out_dir = cache_dir() / "build"
     out_dir.mkdir(parents=True, exist_ok=True)
-    lib = out_dir / f"libmaplecheck-linux-{'san' if sanitize else 'opt'}-{key}.so"
+    lib = out_dir / f"libmaplecheck-linux-{'rcu-' if rcu else ''}{'san' if sanitize else 'opt'}-{key}.so"
     if lib.exists():
         return lib
 
@@ -120,7 +124,7 @@ def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = F
                     "-I", str(src / "tools/testing/radix-tree"), "-I", str(src / "tools/include"),
                     "-I", str(src / "lib")]
         define = f'-DMC_KERNEL_MAPLE_TREE_C="{src / "lib/maple_tree.c"}"'
-        sources = [str(SHIM), str(src / "tools/testing/shared/linux.c")]
+        sources = [str(RCU_SOURCES[0] if rcu else SHIM), str(src / "tools/testing/shared/linux.c")]
         tmp_lib = build / lib.name
         cmd = [cc, *flags, *includes, define, *sources, "-o", str(tmp_lib), *LIBS]
         t0 = time.monotonic()
