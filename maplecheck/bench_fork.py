@@ -73,7 +73,13 @@ class BenchRow:
         return asdict(self)
 
 
+#: ``--initial``: the entries of a real VMA layout replace the synthetic ones (maplecheck.maps)
+INITIAL_PAIRS: list | None = None
+
+
 def _pairs(n: int):
+    if INITIAL_PAIRS is not None:
+        return list(INITIAL_PAIRS)
     return [(10 * i, 10 * i + 5, xa_mk_value(i)) for i in range(n)]
 
 
@@ -395,12 +401,24 @@ def main(args) -> int:
     except Exception as e:  # pragma: no cover - linux_library already built it
         raise SetupError(f"bench fork: {e}") from e
     sizes = (args.entries,) if args.entries else (23, 135, 223, 4023)
+    global INITIAL_PAIRS
+    if getattr(args, "initial", None):
+        from maplecheck.maps import MapsError, read_layout, vma_entries
+        try:
+            INITIAL_PAIRS = vma_entries(read_layout(args.initial))
+        except MapsError as e:
+            raise SetupError(str(e)) from None
+        sizes = (len(INITIAL_PAIRS),)
     iterations = ({"python": args.iterations, "linux": args.iterations} if args.iterations
                   else {"python": 200, "linux": 20000})
-    rows = bench_fork(factories, sizes, iterations,
-                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        rows = bench_fork(factories, sizes, iterations,
+                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+        entries = sizes[0] if INITIAL_PAIRS is not None else args.entries or 135
+    finally:
+        INITIAL_PAIRS = None  # the layout is this run's only: a later bench in the process is synthetic
     print(format_rows(rows))
     print("times are CPU seconds per iteration; before = insert every entry into an empty tree, "
           "after = dup + replace every entry; ratio = before / after")
-    print(summary_line(rows, args.entries or 135))
+    print(summary_line(rows, entries))
     return 0

@@ -1,28 +1,88 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The ``maplecheck`` command: parse arguments, call the library, print.
+"""The ``maplecheck`` command: parser registration and dispatch.
 
-Exit status: 0 success, 1 a property failed (something was found), 2 bad usage
-or setup.  Long work shows progress on stderr; the last line on stdout is a
+Each subcommand lives in its own module (``cmd_fuzz``, ``cmd_replay``,
+``cmd_linux``, ``bench_*``, ``prove``); this module parses, dispatches and maps
+every outcome to an exit status:
+
+* 0 -- success, nothing found;
+* 1 -- the tree under test is wrong (a result, contents, validator, structure,
+  crash or hang finding);
+* 2 -- bad usage, bad input or setup, or an internal error of maplecheck (one
+  line on stderr; an internal error also names the file holding the traceback);
+* 130 / 143 -- interrupted by SIGINT / SIGTERM (the summary of what ran is printed).
+
+Long work shows progress on stderr; the last line on stdout is a
 machine-readable summary of ``key=value`` pairs.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
+import tempfile
 import time
-from pathlib import Path
+import traceback
 
 EXIT_OK, EXIT_FOUND, EXIT_SETUP = 0, 1, 2
+
+DESCRIPTION = "Model checking and differential testing for the Linux kernel's maple tree."
+EPILOG = """\
+examples:
+  maplecheck fuzz --impl linux --minutes 5 --seed 1
+  maplecheck fuzz --impl both --steps 20000 --out findings/
+  maplecheck replay findings/linux-seed1-ex3.jsonl --impl linux
+  maplecheck linux build --linux-src ~/src/linux --sanitize
+  maplecheck bench ops --impl both --entries 1000 --iterations 3
+  maplecheck prove
+
+exit status:
+  0    success, nothing found
+  1    the tree under test is wrong (result, contents, validator, structure, crash, hang)
+  2    bad usage or input, setup failure, or an internal error of maplecheck
+  130  interrupted by SIGINT (143: SIGTERM); the summary of what ran is printed
+"""
 
 
 class UsageProblem(Exception):
     """Bad usage or setup: one clear line, exit 2."""
 
 
+def say(*parts) -> None:
+    """A line of progress or explanation on stderr."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- validated numbers
+
+def _number(kind, lo, lo_open: bool, what: str, hi=None):
+    """An argparse type: a finite ``kind`` number >= lo (> lo when ``lo_open``), <= hi if given."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+        if not math.isfinite(v) or v < lo or (lo_open and v == lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {what}")
+        return v
+    return parse
+
+
+positive_int = _number(int, 1, False, "an integer >= 1")
+positive_float = _number(float, 0, True, "a finite number > 0")
+nonneg_float = _number(float, 0, False, "a finite number >= 0")
+example_len = _number(int, 1, False, "an integer from 1 to 1000000", hi=10**6)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="maplecheck", description=__doc__.splitlines()[0])
+    from maplecheck.cmd_linux import add_kernel_arg
+
+    p = argparse.ArgumentParser(prog="maplecheck", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version_line())
     sub = p.add_subparsers(dest="command", required=True)
 
     def impl_arg(sp, default="linux"):
@@ -30,27 +90,25 @@ def _parser() -> argparse.ArgumentParser:
                         help="implementation(s) checked against the model (default: %(default)s)")
         sp.add_argument("--linux-src", metavar="DIR", default=None,
                         help="kernel source tree to build the Linux adapter from "
-                             "(default: Debian's linux-source-6.12, fetched and cached)")
+                             "(default: Debian's, see --kernel)")
+        add_kernel_arg(sp)
         sp.add_argument("--sanitize", action="store_true",
                         help="use the ASan/UBSan build of the Linux adapter")
         sp.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false",
                         help="do not step around known kernel bugs (maplecheck.properties.known)")
+        sp.add_argument("--hang-seconds", type=positive_float, default=None, metavar="S",
+                        help="floor of each call's deadline into the Linux worker; past its deadline "
+                             "(S plus a per-operation term) the call is a hang finding (default 10)")
 
     f = sub.add_parser("fuzz", help="run a seeded fuzzing campaign against the model")
     impl_arg(f)
-    budget = f.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, metavar="N", help="operations to run (default 20000)")
-    budget.add_argument("--minutes", type=float, metavar="M", help="run for M minutes")
-    f.add_argument("--seed", type=int, default=0, help="campaign seed (same seed, same run)")
-    f.add_argument("--out", metavar="DIR", default="maplecheck-out",
-                   help="where failing traces are written (default: %(default)s)")
-    f.add_argument("--example-len", type=int, default=2000, metavar="N",
-                   help="operations per example (default: %(default)s)")
-    f.add_argument("--shrink-seconds", type=float, default=120.0, metavar="S",
-                   help="time budget for minimizing a failing trace (default: %(default)s)")
+    add_campaign_args(f, "where failing traces are written")
+    f.add_argument("--report", metavar="DIR", help="write an HTML report of the campaign here")
+    f.add_argument("--initial", metavar="MAPS",
+                   help="start every example from a VMA layout: a /proc/PID/maps file, 'self' or a PID")
+    from maplecheck.cmd_rcu import add_rcu_args
     f.add_argument("--rcu", action="store_true",
                    help="interleave RCU readers with the campaign's writes (see maplecheck rcu)")
-    from maplecheck.cmd_rcu import add_rcu_args
     add_rcu_args(f, trace=False)
     rc = sub.add_parser("rcu", help="explore RCU reader interleavings with the writes of a trace")
     add_rcu_args(rc, trace=True)
@@ -60,122 +118,97 @@ def _parser() -> argparse.ArgumentParser:
     impl_arg(r)
 
     b = sub.add_parser("bench", help="benchmarks (ratios measured in one run)")
-    b.add_argument("what", choices=("ops", "fork"))
+    b.add_argument("what", choices=("ops", "fork", "fuzz"))
     b.add_argument("--impl", choices=("linux", "python", "both"), default="both")
     b.add_argument("--linux-src", metavar="DIR", default=None)
-    b.add_argument("--entries", type=int, default=None, metavar="N")
-    b.add_argument("--iterations", type=int, default=None, metavar="N")
+    add_kernel_arg(b)
+    b.add_argument("--entries", type=positive_int, default=None, metavar="N")
+    b.add_argument("--iterations", type=positive_int, default=None, metavar="N")
+    b.add_argument("--initial", metavar="MAPS", default=None,
+                   help="fork: the tree is a VMA layout (/proc/PID/maps file, 'self' or a PID)")
+    b.add_argument("--seed", type=int, default=1, help="bench fuzz: campaign seed")
+    b.add_argument("--seconds", type=positive_float, default=10.0, help="bench fuzz: seconds per campaign")
 
     pr = sub.add_parser("prove", help="check the z3 lemma catalog")
     pr.add_argument("--lemma", metavar="NAME", action="append",
                     help="only this lemma (repeatable)")
 
+    from maplecheck.cmd_diff import add_parser as add_diff_parser
+    add_diff_parser(sub)
+
+    ex = sub.add_parser("export", help="a trace as a kernel C test (and run it in a kernel tree)")
+    ex.add_argument("trace", metavar="TRACE")
+    ex.add_argument("--c", action="store_true", help="a test function for lib/test_maple_tree.c")
+    ex.add_argument("--name", metavar="NAME", help="test name (check_NAME; default: from the file)")
+    ex.add_argument("--out", metavar="FILE", help="write the C test here")
+    ex.add_argument("--run", action="store_true",
+                    help="build it in the tree's tools/testing/radix-tree harness and run it "
+                         "(exit 1 when it fails there)")
+    ex.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(ex)
+
+    sh = sub.add_parser("show", help="draw the tree(s) of a trace after a step")
+    sh.add_argument("trace", metavar="TRACE")
+    sh.add_argument("--step", type=int, metavar="K", help="after step K (default: the last)")
+    sh.add_argument("--impl", choices=("model", "python", "linux", "both"), default="python",
+                    help="tree(s) drawn; both: Python and Linux side by side (default: %(default)s)")
+    sh.add_argument("--tree", type=int, default=None, metavar="T", help="tree number (default: the last op's)")
+    out = sh.add_mutually_exclusive_group()
+    out.add_argument("--svg", metavar="FILE")
+    out.add_argument("--png", metavar="FILE")
+    sh.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(sh)
+
     lx = sub.add_parser("linux", help="the Linux adapter")
     lsub = lx.add_subparsers(dest="linux_command", required=True)
     lb = lsub.add_parser("build", help="fetch (if needed) and build the Linux adapter")
     lb.add_argument("--linux-src", metavar="DIR", default=None)
+    add_kernel_arg(lb)
     lb.add_argument("--sanitize", action="store_true", help="build the ASan/UBSan variant too")
+    ll = lsub.add_parser("list", help="kernel versions Debian packages and those in the cache")
+    ll.add_argument("--update", action="store_true", help="refresh the cached package lists first")
     return p
 
 
-def _say(*parts) -> None:
-    print(*parts, file=sys.stderr, flush=True)
+def add_campaign_args(sp, out_help: str) -> None:
+    """The budget, seed, output and shrinking options every campaign command takes (validated)."""
+    budget = sp.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=positive_int, metavar="N", help="operations to run (default 20000)")
+    budget.add_argument("--minutes", type=positive_float, metavar="M",
+                        help="run for M minutes (the campaign, shrinking included, ends within M minutes + 60 s)")
+    sp.add_argument("--seed", type=int, default=0, help="campaign seed (same seed, same run)")
+    sp.add_argument("--out", metavar="DIR", default="maplecheck-out", help=out_help + " (default: %(default)s)")
+    sp.add_argument("--example-len", type=example_len, default=2000, metavar="N",
+                    help="operations per example (default: %(default)s)")
+    sp.add_argument("--shrink-seconds", type=nonneg_float, default=120.0, metavar="S",
+                    help="time budget for minimizing a failing trace (default: %(default)s)")
 
 
-# ---------------------------------------------------------------- fuzz
+def version_line() -> str:
+    from maplecheck import __version__
+    return f"maplecheck {__version__} (Python {sys.version.split()[0]})"
+
 
 def cmd_fuzz(args) -> int:
     if args.rcu:
         from maplecheck.cmd_rcu import cmd_fuzz_rcu
         return cmd_fuzz_rcu(args)
-    from maplecheck.properties.engine import run_campaign
-    from maplecheck.properties.impls import impl_names, linux_library
+    from maplecheck.cmd_fuzz import cmd_fuzz as run
+    return run(args)
 
-    if args.steps is not None and args.steps < 1:
-        raise UsageProblem("--steps must be at least 1")
-    if args.minutes is not None and args.minutes <= 0:
-        raise UsageProblem("--minutes must be positive")
-    if "linux" in impl_names(args.impl):
-        t0 = time.monotonic()
-        lib = linux_library(args.linux_src, args.sanitize)
-        _say(f"linux adapter: {lib} ({time.monotonic() - t0:.1f}s)")
-    progress = _progress(args)
-    with progress as update:
-        res = run_campaign(args.impl, seed=args.seed, steps=args.steps, minutes=args.minutes,
-                           out=Path(args.out), linux_src=args.linux_src, sanitize=args.sanitize,
-                           example_len=args.example_len, progress=update,
-                           shrink_budget_s=args.shrink_seconds, avoid_known_bugs=args.avoid_known_bugs)
-    rate = res.steps / res.seconds if res.seconds else 0.0
-    heights = " ".join(f"h{h}:{n}" for h, n in sorted(res.heights.items()))
-    _say(f"{res.examples} examples, {res.steps} checked steps, {rate:,.0f} steps/s; "
-         f"max height per example: {heights or '-'}; cursor calls Linux leaves undefined, "
-         f"not sent: {res.skipped}")
-    if res.store_types:
-        _say("write-path classifications in the Python tree: "
-             + ", ".join(f"{k} {v}" for k, v in res.store_types.most_common()))
-    for name, n in sorted(res.known.items()):
-        _say(f"known kernel bug stepped around {n} times: {name} (--no-known-bugs to hit it)")
-    for f in res.failures:
-        print(f"FAILED ({f.kind}): {f.message}")
-        print(f"minimized trace ({f.ops} of {f.original_ops} ops): {f.trace}")
-        print(f"original trace: {f.original}")
-        print(f"replay with: maplecheck replay {f.trace} --impl {args.impl}"
-              + (f" --linux-src {args.linux_src}" if args.linux_src else ""))
-    print(res.summary())
-    return EXIT_FOUND if res.failures else EXIT_OK
-
-
-class _progress:
-    """A rich progress bar on stderr (plain when stderr is not a terminal)."""
-
-    def __init__(self, args) -> None:
-        self.args = args
-        self.bar = None
-
-    def __enter__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        console = Console(stderr=True)
-        total = self.args.minutes * 60 if self.args.minutes else (self.args.steps or 20000)
-        self.by_time = bool(self.args.minutes)
-        self.bar = Progress(TextColumn("fuzz {task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                            TimeElapsedColumn(), console=console, disable=not console.is_terminal)
-        self.bar.__enter__()
-        self.task = self.bar.add_task(self.args.impl, total=total, info="")
-        return self.update
-
-    def update(self, res) -> None:
-        done = res.seconds if self.by_time else res.steps
-        self.bar.update(self.task, completed=done,
-                        info=f"{res.steps} steps {res.examples} examples {res.steps / max(res.seconds, 1e-9):,.0f}/s")
-
-    def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
-        return False
-
-
-# ---------------------------------------------------------------- replay
 
 def cmd_replay(args) -> int:
     from maplecheck.cmd_rcu import rcu_header, replay_rcu
-    if rcu_header(Path(args.trace)) is not None:
+    if rcu_header(args.trace) is not None:
         return replay_rcu(args)
-    from maplecheck.ops import read_trace
-    from maplecheck.properties.engine import check_trace
+    from maplecheck.cmd_replay import cmd_replay as run
+    return run(args)
 
-    flags, ops = read_trace(Path(args.trace))  # TraceError -> exit 2
-    failure = check_trace(args.impl, flags, ops, args.linux_src, args.sanitize,
-                          avoid_known_bugs=args.avoid_known_bugs)
-    if failure:
-        print(f"FAILED at op {failure.step} ({failure.kind}): {failure.message}")
-    print(f"ops={len(ops)} result={'fail' if failure else 'pass'}")
-    return EXIT_FOUND if failure else EXIT_OK
-
-
-# ---------------------------------------------------------------- bench
 
 def cmd_bench(args) -> int:
+    if args.what == "fuzz":
+        from maplecheck.bench_fuzz import main as bench_fuzz_main
+        return bench_fuzz_main(args)
     if args.what == "fork":
         from maplecheck.bench_fork import main as bench_fork_main
         return bench_fork_main(args)
@@ -183,27 +216,24 @@ def cmd_bench(args) -> int:
     return bench_ops_main(args)
 
 
-# ---------------------------------------------------------------- prove
-
 def cmd_prove(args) -> int:
     from maplecheck.prove import main as prove_main
     return prove_main(args)
 
 
-# ---------------------------------------------------------------- linux build
-
 def cmd_linux(args) -> int:
-    from maplecheck.properties.impls import linux_library
+    from maplecheck.cmd_linux import cmd_linux as run
+    return run(args)
 
-    t0 = time.monotonic()
-    lib = linux_library(args.linux_src, sanitize=False)
-    _say(f"optimized build: {lib} ({time.monotonic() - t0:.1f}s)")
-    if args.sanitize:
-        t1 = time.monotonic()
-        asan = linux_library(args.linux_src, sanitize=True)
-        _say(f"ASan/UBSan build: {asan} ({time.monotonic() - t1:.1f}s)")
-    print(f"adapter={lib}")
-    return EXIT_OK
+
+def cmd_diff(args) -> int:
+    from maplecheck.cmd_diff import main as diff_main
+    return diff_main(args)
+
+
+def cmd_export(args) -> int:
+    from maplecheck.export import main as export_main
+    return export_main(args)
 
 
 def cmd_rcu(args) -> int:
@@ -211,8 +241,82 @@ def cmd_rcu(args) -> int:
     return run(args)
 
 
+def cmd_show(args) -> int:
+    from maplecheck.show import main as show_main
+    return show_main(args)
+
+
 COMMANDS = {"fuzz": cmd_fuzz, "replay": cmd_replay, "bench": cmd_bench, "prove": cmd_prove,
-            "linux": cmd_linux, "rcu": cmd_rcu}
+            "linux": cmd_linux, "diff": cmd_diff, "export": cmd_export, "show": cmd_show,
+            "rcu": cmd_rcu}
+
+
+# ---------------------------------------------------------------- interrupts
+
+_SIGNALLED: list = [None]
+
+
+def _on_signal(signum, _frame) -> None:
+    """SIGINT/SIGTERM: remember which, and unwind like Ctrl-C (the worker is killed on the way)."""
+    if _SIGNALLED[0] is None:
+        _SIGNALLED[0] = signum
+        raise KeyboardInterrupt
+    # a second signal while unwinding: let the unwinding finish
+
+
+def interrupt_status() -> int | None:
+    """128 + the signal that interrupted this run (130 SIGINT, 143 SIGTERM), None if none did."""
+    return 128 + _SIGNALLED[0] if _SIGNALLED[0] is not None else None
+
+
+def _install_signal_handlers() -> list:
+    saved = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            saved.append((sig, signal.signal(sig, _on_signal)))
+        except ValueError:  # not the main thread (embedded use): keep the defaults
+            pass
+    return saved
+
+
+# ---------------------------------------------------------------- errors
+
+def _check_impl_options(args) -> None:
+    """Options that only the Linux adapter uses are refused where no Linux adapter runs."""
+    if getattr(args, "impl", None) != "python":
+        return
+    used = [o for o, v in (("--linux-src", getattr(args, "linux_src", None)),
+                           ("--kernel", getattr(args, "kernel", None)),
+                           ("--sanitize", getattr(args, "sanitize", False))) if v]
+    if used:
+        raise UsageProblem(f"{' and '.join(used)} {'is' if len(used) == 1 else 'are'} for the Linux "
+                           f"adapter, which --impl python does not use (use --impl linux or both)")
+
+
+def _internal_error(e: BaseException) -> int:
+    """One line naming the cause, the version and the file that holds the full traceback."""
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    try:
+        fd, path = tempfile.mkstemp(prefix="maplecheck-error-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{version_line()}\nargv: {sys.argv!r}\ntime: {time.ctime()}\n\n{text}")
+        where = f"traceback in {path}"
+    except OSError:
+        where = "traceback could not be written"
+    first = (str(e).splitlines() or [""])[0][:300]
+    print(f"maplecheck: internal error: {type(e).__name__}: {first} ({version_line()}; {where})",
+          file=sys.stderr)
+    return EXIT_SETUP
+
+
+def _usage_error(e: BaseException) -> int:
+    first, _, rest = str(e).partition("\n")
+    debug = os.environ.get("MAPLECHECK_DEBUG")
+    more = " (details: set MAPLECHECK_DEBUG=1)" if rest and not debug else ""
+    print(f"maplecheck: error: {first}{more}", file=sys.stderr)
+    if rest and debug:
+        print(rest, file=sys.stderr)
+    return EXIT_SETUP
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,15 +324,21 @@ def main(argv: list[str] | None = None) -> int:
     from maplecheck.ops import TraceError
     from maplecheck.properties.impls import SetupError
 
+    _SIGNALLED[0] = None
+    saved = _install_signal_handlers()
     try:
+        _check_impl_options(args)
+        from maplecheck.cmd_linux import resolve_kernel_args
+        resolve_kernel_args(args)
         return COMMANDS[args.command](args)
     except (UsageProblem, SetupError, TraceError) as e:
-        first, _, rest = str(e).partition("\n")
-        more = " (details: set MAPLECHECK_DEBUG=1)" if rest and not os.environ.get("MAPLECHECK_DEBUG") else ""
-        print(f"maplecheck: error: {first}{more}", file=sys.stderr)
-        if rest and os.environ.get("MAPLECHECK_DEBUG"):
-            print(rest, file=sys.stderr)
-        return EXIT_SETUP
+        return _usage_error(e)
     except KeyboardInterrupt:
-        print("maplecheck: interrupted", file=sys.stderr)
-        return EXIT_SETUP
+        status = interrupt_status() or 128 + signal.SIGINT
+        print(f"maplecheck: interrupted by {signal.Signals(status - 128).name}", file=sys.stderr)
+        return status
+    except Exception as e:  # our own bug (WorkerError included): never reported as a finding
+        return _internal_error(e)
+    finally:
+        for sig, handler in saved:
+            signal.signal(sig, handler)

@@ -251,8 +251,10 @@ def replay_rcu(args) -> int:
 def add_rcu_args(sp, trace: bool) -> None:
     """The options shared by ``rcu`` and ``fuzz --rcu``."""
     if trace:
+        from maplecheck.cmd_linux import add_kernel_arg
         sp.add_argument("trace", metavar="TRACE")
         sp.add_argument("--linux-src", metavar="DIR", default=None)
+        add_kernel_arg(sp)
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--out", metavar="DIR", default="maplecheck-out")
         sp.add_argument("--minutes", type=float, default=None)

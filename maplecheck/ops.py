@@ -14,12 +14,14 @@ and a trace is simply a header line and one operation per line, in JSON::
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .tree import CREATE_FLAGS, MAX, Tree, TreeFactory
+from .tree import (CREATE_FLAGS, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_LOCK_EXTERN, MT_FLAGS_USE_RCU, Tree,
+                   TreeFactory)
 
 TRACE_VERSION = 1
 
@@ -49,11 +51,27 @@ OPS: dict[str, str] = {
     "alloc_rrange": "ieii",
     "dup": "f",
     "destroy": "",
+    "store_gfp": "iief",
+    "store_nowait": "iief",
+    "store_prealloc": "iief",
+    "prealloc_destroy": "iief",
+    "mas_erase": "if",
+    "alloc_cyclic": "eiii",
+    "mt_find": "ii",
+    "mt_find_after": "ii",
+    "mt_next": "ii",
+    "mt_prev": "ii",
 }
 
 #: operations that may change a tree (the validator runs after these)
 WRITES = frozenset({"store_range", "insert_range", "erase", "replace", "set_rcu",
-                    "alloc_range", "alloc_rrange", "dup", "destroy"})
+                    "alloc_range", "alloc_rrange", "dup", "destroy", "store_gfp",
+                    "store_nowait", "store_prealloc", "prealloc_destroy", "mas_erase",
+                    "alloc_cyclic"})
+
+#: writes whose -ENOMEM depends on how many nodes the tree needs: with fail_at
+#: set, the tree under test decides between 0 and -ENOMEM (see maplecheck.tree)
+NOMEM_DECIDED = frozenset({"store_nowait", "store_prealloc", "prealloc_destroy"})
 
 
 class TraceError(ValueError):
@@ -83,6 +101,35 @@ def check_op(op: Sequence, where: str = "operation") -> tuple:
                              + {"i": "index (0..2**64-1)", "e": "entry", "f": "fail_at (None or >= 1)",
                                 "b": "bool"}[k])
     return (name, t, *args)
+
+
+_FLAG_NAMES = ((MT_FLAGS_ALLOC_RANGE, "MT_FLAGS_ALLOC_RANGE"), (MT_FLAGS_USE_RCU, "MT_FLAGS_USE_RCU"),
+               (MT_FLAGS_LOCK_EXTERN, "MT_FLAGS_LOCK_EXTERN"))
+
+
+def format_flags(flags: int) -> str:
+    """Creation flags by name (``MT_FLAGS_ALLOC_RANGE|MT_FLAGS_USE_RCU``; ``0`` for none)."""
+    names = [n for bit, n in _FLAG_NAMES if flags & bit == bit]
+    rest = flags & ~sum(bit for bit, _ in _FLAG_NAMES)
+    return "|".join(names + ([hex(rest)] if rest else [])) or "0"
+
+
+def format_result(r: Any) -> str:
+    """A result as a kernel developer reads it: errnos by name, indices and entries in hex."""
+    if isinstance(r, list):
+        return "[" + ", ".join(format_result(x) for x in r) + "]"
+    if isinstance(r, int) and not isinstance(r, bool):
+        if -4095 <= r < 0 and -r in errno.errorcode:
+            return "-" + errno.errorcode[-r]
+        if r > 9:
+            return hex(r)
+    return repr(r)
+
+
+def format_op(op: tuple) -> str:
+    """``name(tT, args...)`` with the arguments formatted like results."""
+    name, t, *args = op
+    return f"{name}(t{t}" + "".join(", " + format_result(a) for a in args) + ")"
 
 
 def plain(result: Any) -> Any:
@@ -139,10 +186,12 @@ class Session:
 
 # ---------------------------------------------------------------- traces on disk
 
-def write_trace(path: str | Path, flags: int, ops: Iterable[tuple], note: str | None = None) -> Path:
+def write_trace(path: str | Path, flags: int, ops: Iterable[tuple], note: str | None = None,
+                extra: dict | None = None) -> Path:
+    """Write a trace; ``extra`` adds header fields (e.g. ``one_minimal``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header: dict[str, Any] = {"maplecheck": TRACE_VERSION, "flags": flags}
+    header: dict[str, Any] = {"maplecheck": TRACE_VERSION, "flags": flags, **(extra or {})}
     if note:
         header["note"] = note
     with open(path, "w") as f:
@@ -156,9 +205,14 @@ def read_trace(path: str | Path) -> tuple[int, list[tuple]]:
     """Read and fully validate a trace; raise TraceError naming the bad line."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        data = path.read_bytes()
     except OSError as e:
-        raise TraceError(f"{path}: cannot read: {e.strerror}") from None
+        raise TraceError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise TraceError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x})") from None
     if not lines:
         raise TraceError(f"{path}: empty file, expected a header line")
     try:
@@ -171,6 +225,7 @@ def read_trace(path: str | Path) -> tuple[int, list[tuple]]:
     if type(flags) is not int or flags & ~CREATE_FLAGS:
         raise TraceError(f"{path}:1: flags {flags!r} invalid (allowed bits {CREATE_FLAGS:#x})")
     ops = []
+    trees = TreeNumbers()
     for n, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -180,5 +235,28 @@ def read_trace(path: str | Path) -> tuple[int, list[tuple]]:
             raise TraceError(f"{path}:{n}: not JSON: {e.msg}") from None
         if not isinstance(rec, dict) or not isinstance(rec.get("args", []), list):
             raise TraceError(f"{path}:{n}: expected {{\"op\": ..., \"t\": ..., \"args\": [...]}}")
-        ops.append(check_op((rec.get("op"), rec.get("t", 0), *rec.get("args", [])), f"{path}:{n}"))
+        op = check_op((rec.get("op"), rec.get("t", 0), *rec.get("args", [])), f"{path}:{n}")
+        trees.apply(op, f"{path}:{n}")
+        ops.append(op)
     return flags, ops
+
+
+class TreeNumbers:
+    """Which tree numbers exist as a trace runs: tree 0 at the start, each dup appends one.
+
+    A trace that names a tree never made, or one already destroyed, is
+    malformed: no implementation can run it.
+    """
+
+    def __init__(self) -> None:
+        self.alive = [True]
+
+    def apply(self, op: tuple, where: str) -> None:
+        name, t, *_ = op
+        if t >= len(self.alive) or not self.alive[t]:
+            made = "was destroyed" if t < len(self.alive) else f"was never made ({len(self.alive)} so far)"
+            raise TraceError(f"{where}: {name} uses tree {t}, which {made}")
+        if name == "dup":
+            self.alive.append(True)
+        elif name == "destroy":
+            self.alive[t] = False

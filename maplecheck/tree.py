@@ -157,11 +157,44 @@ class Area(NamedTuple):
     last: int
 
 
+class Cyclic(NamedTuple):
+    """``mtree_alloc_cyclic``: 0, 1 (the search wrapped) or -errno; the start chosen; the new ``next``."""
+
+    ret: int
+    start: int
+    next: int
+
+
+class Found(NamedTuple):
+    """``mt_find``/``mt_find_after``: the entry found (None if none) and the updated ``*index``."""
+
+    entry: int | None
+    index: int
+
+
 class Alloc(NamedTuple):
     """``mtree_alloc_(r)range``: 0 or -errno, and the start chosen (0 on error)."""
 
     ret: int
     start: int
+
+
+class StoreCalls:
+    """The four store_* protocol methods of a concrete tree, routed to its ``_store_api(name, ...)``."""
+
+    __slots__ = ()
+
+    def store_gfp(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("store_gfp", first, last, entry, fail_at)
+
+    def store_nowait(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("store_nowait", first, last, entry, fail_at)
+
+    def store_prealloc(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("store_prealloc", first, last, entry, fail_at)
+
+    def prealloc_destroy(self, first, last, entry, fail_at=None) -> int:
+        return self._store_api("prealloc_destroy", first, last, entry, fail_at)
 
 
 @runtime_checkable
@@ -174,6 +207,41 @@ class Tree(Protocol):
         erase(index) -> old entry            (mtree_erase)
         replace(index, entry) -> (ret, old)  (mas_replace_entry / exact-fit store)
         set_rcu(on)                          (mt_set_in_rcu / mt_clear_in_rcu)
+
+    The rest of the kernel's caller API (``maplecheck.impl.linux.shim_api.c``):
+        store_gfp(first, last, entry, fail_at) -> 0 | -EINVAL
+            mtree_store_range's own form: mas_store_gfp(GFP_KERNEL) under the lock.
+            fail_at=k refuses the k-th node requested during the call (that one
+            request only; a bulk request of n counts n and fails whole).  The
+            refused allocation sets -ENOMEM, mas_nomem allocates again and the
+            write is retried from the start, so the caller sees 0 and the store.
+        store_nowait(first, last, entry, fail_at) -> 0 | -EINVAL | -ENOMEM
+            mas_store_gfp(GFP_NOWAIT): fail_at=k refuses the k-th node request
+            and every later one of the call (memory is gone), so mas_nomem's
+            own retry fails too.  -ENOMEM iff the write needed >= k nodes (a
+            structural fact: the tree under test decides, the model accepts
+            both outcomes); after -ENOMEM the contents are unchanged, the tree
+            valid, and no node is left allocated.
+        store_prealloc(first, last, entry, fail_at) -> 0 | -EINVAL | -ENOMEM
+            mas_preallocate(GFP_KERNEL) then mas_store_prealloc on the same
+            ma_state and range, as mm pairs vma_iter_prealloc/vma_iter_store.
+            fail_at refuses the k-th node request of the preallocation (it has
+            no retry): -ENOMEM, nothing stored, nothing leaked.  A store on a
+            state whose preallocation did not cover it is a caller bug the
+            kernel does not define; the pair is one operation so it cannot occur.
+        prealloc_destroy(first, last, entry, fail_at) -> 0 | -EINVAL | -ENOMEM
+            mas_preallocate then mas_destroy (the caller gives up): contents unchanged.
+        mas_erase(index, fail_at) -> old entry
+            mas_erase on MA_STATE(index, index); fail_at as store_gfp (its own
+            mas_nomem(GFP_KERNEL) retry).
+        alloc_cyclic(entry, min, max, next) -> Cyclic
+            mtree_alloc_cyclic: -EINVAL (not an alloc tree, reserved entry),
+            -EBUSY, 0, or 1 when the search wrapped to ``min``; sets and clears
+            MT_FLAGS_ALLOC_WRAPPED in the tree's flags.
+        mt_find(index, max), mt_find_after(index, max) -> Found
+        mt_next(index, max), mt_prev(index, min) -> entry
+    Entries are checked as mtree_store_range checks them (advanced ones and
+    first > last are -EINVAL) for every store_* call.
 
     Reads:
         load(index) -> entry                 (mtree_load: XA_ZERO_ENTRY reads as None)
@@ -218,6 +286,16 @@ class Tree(Protocol):
     def mas_prev_range(self, min: int) -> MasResult: ...
     def mas_find_rev(self, min: int) -> MasResult: ...
     def mas_find_range_rev(self, min: int) -> MasResult: ...
+    def store_gfp(self, first: int, last: int, entry, fail_at: int | None = None) -> int: ...
+    def store_nowait(self, first: int, last: int, entry, fail_at: int | None = None) -> int: ...
+    def store_prealloc(self, first: int, last: int, entry, fail_at: int | None = None) -> int: ...
+    def prealloc_destroy(self, first: int, last: int, entry, fail_at: int | None = None) -> int: ...
+    def mas_erase(self, index: int, fail_at: int | None = None): ...
+    def alloc_cyclic(self, entry, min: int, max: int, next: int) -> Cyclic: ...
+    def mt_find(self, index: int, max: int) -> Found: ...
+    def mt_find_after(self, index: int, max: int) -> Found: ...
+    def mt_next(self, index: int, max: int): ...
+    def mt_prev(self, index: int, min: int): ...
     def empty_area(self, min: int, max: int, size: int) -> Area: ...
     def empty_area_rev(self, min: int, max: int, size: int) -> Area: ...
     def alloc_range(self, size: int, entry, min: int, max: int) -> Alloc: ...

@@ -23,11 +23,13 @@ with one exception checked on Linux: a one-slot leaf root ``[0, MAX] = E``
 overwritten by NULL over all of ``[0, MAX]`` (or erased) is an exact fit and
 keeps its leaf, so a node tree can hold only NULL.
 
-Two results depend on structure beyond that; the model computes them from a
-hint the engine reads off the real tree: ``insert_range(..., leaf_root=)``
-(the wr_new_root quirk of facts 4.7, which also fires for NULL inserts after
-NULL widening) and ``empty_area_rev``/``alloc_rrange(..., root_pivot0=)``
-(with ``max == MAX`` Linux never finds a gap inside the root's first child).
+The model is the specification: it answers what the API documents and never
+reads the tree under test.  An insert never overwrites; a gap search finds the
+lowest (reverse: highest) fit of ``size`` inside ``[min, max]``, with sizes
+computed exactly (no unsigned wrap).  Where a kernel answers otherwise on some
+shapes (a leaf root's new_root insert, the reverse search's blind spot in the
+root's first child, a 2**64-sized gap counted as 0) that is a *deviation*,
+registered with its predicate in :mod:`maplecheck.properties.known`, not here.
 
 The cursor is one ``ma_state`` per tree.  Its status machine is transcribed
 from ``lib/maple_tree.c`` (``mas_next_setup``, ``mas_prev_setup``,
@@ -44,10 +46,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from .api import ApiMixin
+
 from maplecheck.tree import (
     MasNullNode,
     CREATE_FLAGS, EBUSY, EEXIST, EINVAL, ENOENT, MA_ACTIVE, MA_NONE, MA_OVERFLOW, MA_PAUSE,
-    MA_ROOT, MA_START, MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_HEIGHT_MASK,
+    MA_ROOT, MA_START, MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_ALLOC_WRAPPED, MT_FLAGS_HEIGHT_MASK,
     MT_FLAGS_USE_RCU, Alloc, Area, MapleUsageError, MasResult, Walk, check_entry, check_index,
     XA_ZERO_ENTRY, mt_is_reserved, xa_is_advanced,
 )
@@ -70,7 +74,7 @@ def _is_root_safe(entry) -> bool:
     return entry & 3 != 2
 
 
-class ModelTree:
+class ModelTree(ApiMixin):
     """One abstract maple tree (see the module docstring)."""
 
     __slots__ = ("_flags", "_lasts", "_entries", "_root",
@@ -209,16 +213,11 @@ class ModelTree:
         self._write(first, last, entry)
         return 0
 
-    def insert_range(self, first: int, last: int, entry, *, leaf_root: bool = False) -> int:
+    def insert_range(self, first: int, last: int, entry) -> int:
         """``mtree_insert_range``: -EINVAL, -EEXIST if any entry in range, else 0.
 
-        Linux 6.12 does not refuse a NULL entry: inserting NULL over an all-NULL
-        range succeeds and changes nothing (it is -EEXIST otherwise).
-
-        ``leaf_root=True`` says the real tree's root is a leaf (height 1); then the
-        kernel's new_root quirk applies (facts 4.7): when the write, after NULL
-        widening, covers ``[0, MAX]`` and the leaf has more than one slot, the store
-        happens without the -EEXIST checks and returns 0.  See :meth:`insert_is_new_root`.
+        An insert never overwrites.  A NULL entry is not refused: inserting NULL
+        over an all-NULL range succeeds and changes nothing (-EEXIST otherwise).
         """
         check_index("first", first)
         check_index("last", last)
@@ -226,45 +225,11 @@ class ModelTree:
         self._reset_cursor()
         if xa_is_advanced(entry) or first > last:
             return -EINVAL
-        if leaf_root and self.insert_is_new_root(first, last, entry):
-            self._write(0, MAX, entry)
-            return 0
         if self._any_entry(first, last):
             return -EEXIST
         if entry is not None:
             self._write(first, last, entry)
         return 0
-
-    def insert_is_new_root(self, first: int, last: int, entry) -> bool:
-        """Would ``mtree_insert_range`` classify as wr_new_root on a leaf root (height 1)?
-
-        That is the case when the write, after ``mas_wr_extend_null`` for a NULL
-        entry, is ``[0, MAX]`` and is not an exact fit of a one-slot leaf.  Linux then
-        overwrites everything (NULL: the tree becomes empty) and returns 0.
-        Only meaningful for node trees whose root is a leaf; False otherwise.
-        """
-        if self._root is not ROOT_NODE or first > last:
-            return False
-        lasts = self._lasts
-        entries = self._entries
-        n = len(lasts)
-        if n == 1:
-            return False                        # one slot [0, MAX]: exact fit
-        if entry is not None:
-            return first == 0 and last == MAX
-        i = bisect_left(lasts, first)
-        if entries[i] is None:
-            index = lasts[i - 1] + 1 if i else 0
-        elif i and first == lasts[i - 1] + 1 and entries[i - 1] is None:
-            index = lasts[i - 2] + 1 if i > 1 else 0
-        else:
-            index = first
-        j = bisect_left(lasts, last, i)
-        if entries[j] is None:
-            last = lasts[j]
-        elif last == lasts[j] and j + 1 < n and entries[j + 1] is None:
-            last = lasts[j + 1]
-        return index == 0 and last == MAX
 
     def erase(self, index: int):
         """``mtree_erase``: clear the whole range holding ``index``; return its entry."""
@@ -687,8 +652,8 @@ class ModelTree:
     def empty_area(self, min: int, max: int, size: int) -> Area:
         """``mas_empty_area`` on a fresh state: the lowest fit of ``size`` in one NULL range.
 
-        The clipped size is computed modulo 2**64 as the kernel does, so a node tree
-        whose only range is ``[0, MAX] = NULL`` answers -EBUSY for the window ``[0, MAX]``.
+        A NULL range clipped to ``[min, max]`` fits when it holds ``size`` indices
+        (``[0, MAX]`` holds 2**64).
         """
         check_index("min", min)
         check_index("max", max)
@@ -712,21 +677,17 @@ class ModelTree:
             if entries[i] is None:
                 lo = start if start > min else min
                 hi = end if end < max else max
-                if (hi - lo + 1) & MAX >= size:
+                if hi - lo + 1 >= size:
                     return Area(0, lo, lo + size - 1)
             start = end + 1
             i += 1
         return Area(-EBUSY, 0, 0)
 
-    def empty_area_rev(self, min: int, max: int, size: int, *, root_pivot0: int | None = None) -> Area:
+    def empty_area_rev(self, min: int, max: int, size: int) -> Area:
         """``mas_empty_area_rev`` on a fresh state: the highest fit of ``size`` in one NULL range.
 
-        Linux 6.12 tests ``size <= max - node_min + 1`` in unsigned arithmetic, which
-        wraps to 0 when ``max == MAX`` and the node (or slot) starts at 0: with
-        ``max == MAX`` nothing inside the root's first child ``[0, root pivot[0]]``
-        can be found (-EBUSY once the search reaches it).  ``root_pivot0`` is that
-        pivot of the real tree; by default the end of the first range, which is
-        exact for a leaf root (height 1).  A NULL slot ``[0, MAX]`` has size 0.
+        The highest NULL range that, clipped to ``[min, max]``, holds ``size``
+        indices; the area is the top ``size`` indices of that clipped range.
         """
         check_index("min", min)
         check_index("max", max)
@@ -742,35 +703,37 @@ class ModelTree:
             return Area(0, max - size + 1, max)
         lasts = self._lasts
         entries = self._entries
-        first_child = lasts[0] if root_pivot0 is None else root_pivot0
         i = bisect_left(lasts, max)
         while i >= 0 and lasts[i] >= min:
             if entries[i] is None:
-                a = lasts[i - 1] + 1 if i else 0
-                b = lasts[i]
-                if max == MAX and a <= first_child:
-                    break
-                if (b - a + 1) & MAX >= size and (max - a + 1) & MAX >= size:
-                    if size - 1 > b - min:
-                        break
-                    hi = b if b < max else max
+                lo = lasts[i - 1] + 1 if i else 0
+                lo = lo if lo > min else min
+                hi = lasts[i] if lasts[i] < max else max
+                if hi - lo + 1 >= size:
                     return Area(0, hi - size + 1, hi)
+                if hi - min + 1 < size:
+                    break                         # every lower range is smaller still
             i -= 1
         return Area(-EBUSY, 0, 0)
 
-    def _alloc(self, size: int, entry, min: int, max: int, rev: bool,
-               root_pivot0: int | None = None) -> Alloc:
+    def _alloc(self, size: int, entry, min: int, max: int, rev: bool) -> Alloc:
         check_index("size", size)
         check_entry("entry", entry)
         check_index("min", min)
         check_index("max", max)
-        self._reset_cursor()
         if not self._flags & MT_FLAGS_ALLOC_RANGE or mt_is_reserved(entry):
+            self._reset_cursor()
             return Alloc(-EINVAL, 0)
-        if rev:
-            area = self.empty_area_rev(min, max, size, root_pivot0=root_pivot0)
-        else:
-            area = self.empty_area(min, max, size)
+        area = self.empty_area_rev(min, max, size) if rev else self.empty_area(min, max, size)
+        return self.alloc_at(area, entry)
+
+    def alloc_at(self, area: Area, entry) -> Alloc:
+        """The second half of ``mtree_alloc_(r)range``: insert ``entry`` at a found ``area``.
+
+        ``area`` is what the gap search answered: an error passes through with no
+        change; else ``(0, start)``.  The cursor is reset either way.
+        """
+        self._reset_cursor()
         if area.ret:
             return Alloc(area.ret, 0)
         if entry is None:
@@ -787,10 +750,9 @@ class ModelTree:
         """``mtree_alloc_range``: insert ``entry`` at the lowest fit; ``(0, start)`` or ``(-errno, 0)``."""
         return self._alloc(size, entry, min, max, False)
 
-    def alloc_rrange(self, size: int, entry, min: int, max: int, *,
-                     root_pivot0: int | None = None) -> Alloc:
+    def alloc_rrange(self, size: int, entry, min: int, max: int) -> Alloc:
         """``mtree_alloc_rrange``: insert ``entry`` at the highest fit (see :meth:`empty_area_rev`)."""
-        return self._alloc(size, entry, min, max, True, root_pivot0)
+        return self._alloc(size, entry, min, max, True)
 
     # ------------------------------------------------------------ structure
 
@@ -798,7 +760,8 @@ class ModelTree:
         """``__mt_dup``: always ``(0, copy)`` (the model has no nodes; ``fail_at`` is ignored)."""
         if fail_at is not None and (type(fail_at) is not int or fail_at < 1):
             raise MapleUsageError(f"fail_at={fail_at!r} is not None or an int >= 1")
-        new = ModelTree(self._flags)
+        new = ModelTree(self._flags & CREATE_FLAGS)
+        new._flags = self._flags  # MT_FLAGS_ALLOC_WRAPPED travels with the attributes
         new._lasts = list(self._lasts)
         new._entries = list(self._entries)
         new._root = self._root
@@ -833,7 +796,7 @@ class ModelTree:
             out.append(f"model.root_empty: flagged empty but holds {len(lasts)} ranges")
         if self._root not in (ROOT_EMPTY, ROOT_ENTRY, ROOT_NODE):
             out.append(f"model.root_kind: {self._root!r}")
-        if self._flags & ~CREATE_FLAGS:
+        if self._flags & ~(CREATE_FLAGS | MT_FLAGS_ALLOC_WRAPPED):
             out.append(f"model.flags: {self._flags:#x} has bits outside {CREATE_FLAGS:#x}")
         return out
 

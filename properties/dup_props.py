@@ -96,9 +96,9 @@ def build_pytree(tree, pairs: Iterable[tuple[int, int, object]]) -> None:
             for i in range(end, -1, -1):
                 if gaps[i] > gaps[best] or (gaps[i] == gaps[best] and i > best):
                     best = i
-            ma_set_meta(node, typ, end, best)
+            ma_set_meta(node, typ, best, end)
         elif end < len(node.slot) - 1:
-            ma_set_meta(node, typ, end, 0)
+            ma_set_meta(node, typ, 0, end)
         return end
 
     # leaves: (enode, min, max, max_gap)

@@ -39,7 +39,14 @@ KINDS: dict[str, int] = {
     "rcu": 1,
     "destroy_copy": 1,
     "bad_entry": 1,
+    "api_store": 12,   # store_gfp / store_nowait / store_prealloc / prealloc_destroy
+    "mas_erase": 3,
+    "cyclic": 4,       # alloc-range trees mostly (else -EINVAL)
+    "mt_find": 4,      # mt_find, mt_find_after, mt_next, mt_prev
+    "nomem_sweep": 2,  # one write retried with fail_at = 1, 2, ...: every allocation index
 }
+API_STORES = ("store_gfp", "store_nowait", "store_prealloc", "prealloc_destroy")
+MT_READS = ("mt_find", "mt_find_after", "mt_next", "mt_prev")
 ITER_CALLS = ("mas_find", "mas_find_range", "mas_next", "mas_next_range", "mas_prev",
               "mas_prev_range", "mas_find_rev", "mas_find_range_rev")
 FORWARD = frozenset({"mas_find", "mas_find_range", "mas_next", "mas_next_range"})
@@ -234,6 +241,64 @@ class OpGen:
         t = self.rng.choice(self.trees[1:])
         self.trees.remove(t)
         return [("destroy", t)]
+
+    def fail_at(self) -> int | None:
+        """A node request to refuse: every index a multi-node write can reach, small ones often.
+
+        A write requests at most 3 * height + 1 nodes (a spanning store), so
+        1..16 covers every allocation of trees up to height 5.
+        """
+        r = self.rng
+        x = r.random()
+        if x < 0.15:
+            return None
+        if x < 0.45:
+            return r.randrange(1, 4)
+        if x < 0.85:
+            return r.randrange(1, 11)  # height <= 3: every index of a spanning store
+        return r.randrange(1, 17)
+
+    def _api_store(self) -> list[tuple]:
+        r = self.rng
+        first = self.index()
+        last = self.span(first)
+        entry = self.entry() if r.random() < 0.8 else None
+        if entry is not None:
+            self.remember(first, last)
+        return [(r.choice(API_STORES), self.tree(), first, last, entry, self.fail_at())]
+
+    def _nomem_sweep(self) -> list[tuple]:
+        """The same write with fail_at = 1, 2, ...: refused (tree unchanged) until k passes its
+        last node request, then done; later copies are exact fits.  Every allocation of that
+        write (split, rebalance, spanning store, new root) is refused once."""
+        r = self.rng
+        t = self.tree()
+        first = self.index()
+        last = self.span(first)
+        entry = self.entry() if r.random() < 0.7 else None
+        call = r.choice(("store_nowait", "store_prealloc", "store_nowait"))
+        return [(call, t, first, last, entry, k) for k in range(1, r.choice((8, 14, 17)))]
+
+    def _mas_erase(self) -> list[tuple]:
+        return [("mas_erase", self.tree(), self.index(), self.fail_at())]
+
+    def _cyclic(self) -> list[tuple]:
+        r = self.rng
+        lo = self.index() if r.random() < 0.5 else r.choice((0, 1, MAX - r.randrange(8)))
+        hi = min(lo + r.choice((0, 1, 3, 16, 256, MAX)), MAX)
+        nxt = r.choice((lo, hi, min(hi + 1, MAX), self.index(), 0, MAX))
+        entry = self.entry() if r.random() < 0.95 else None
+        return [("alloc_cyclic", self.tree(), entry, lo, hi, nxt)]
+
+    def _mt_find(self) -> list[tuple]:
+        r = self.rng
+        call = r.choice(MT_READS)
+        index = self.index()
+        if call == "mt_prev":
+            limit = 0 if r.random() < 0.4 else max(index - r.randrange(1 << r.randrange(1, 16)), 0)
+        else:
+            limit = MAX if r.random() < 0.4 else min(index + r.randrange(1 << r.randrange(1, 16)), MAX)
+        return [(call, self.tree(), index, limit)]
 
     def _bad_entry(self) -> list[tuple]:
         r = self.rng

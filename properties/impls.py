@@ -25,9 +25,24 @@ def model_factory():
 
 
 @lru_cache(maxsize=None)
-def python_factory():
+def python_factory(profile: str = "6.12"):
     from maplecheck.impl.pytree import PyFactory
-    return PyFactory()
+    return PyFactory(profile=profile)
+
+
+#: the profile when no Linux tree is named: the project's default tree is 6.12
+DEFAULT_PROFILE = "6.12"
+
+
+@lru_cache(maxsize=None)
+def python_profile(linux_src: str | None = None) -> str:
+    """The pytree write-path profile following the Linux tree in use (profile.py);
+    a tree our profiles do not follow gets the newest profile."""
+    from maplecheck.impl.pytree.profile import NEWEST, profile_for_info
+    if not linux_src:
+        return DEFAULT_PROFILE
+    from maplecheck.impl.linux.source import kernel_info
+    return profile_for_info(kernel_info(linux_src)) or NEWEST
 
 
 @lru_cache(maxsize=None)
@@ -38,6 +53,59 @@ def linux_library(linux_src: str | None = None, sanitize: bool = False):
         return build.build_adapter(linux_src, sanitize=sanitize)
     except Exception as e:  # LinuxSourceError / BuildError: one line for the user
         raise SetupError(f"linux adapter: {e}") from e
+
+
+def linux_tree(linux_src: str | None = None, kernel: str | None = None) -> str | None:
+    """The kernel tree a ``--linux-src``/``--kernel`` pair names, as a path (None: the default).
+
+    Resolving once up front lets everything below pass one path around; a
+    kernel that cannot be had raises SetupError with one clear line.
+    """
+    if kernel is None:
+        return linux_src
+    from maplecheck.impl.linux.source import kernel_source
+    try:
+        return str(kernel_source(linux_src, kernel))
+    except Exception as e:  # LinuxSourceError: one line for the user
+        raise SetupError(f"linux source: {e}") from e
+
+
+@lru_cache(maxsize=None)
+def linux_kernel_info(linux_src: str | None = None) -> dict:
+    """``kernel_info`` of the tree ``linux_src`` names (read once per tree and process)."""
+    from maplecheck.impl.linux.source import kernel_info, kernel_source
+    try:
+        return kernel_info(kernel_source(linux_src))
+    except Exception as e:  # LinuxSourceError: one line for the user
+        raise SetupError(f"linux source: {e}") from e
+
+
+def python_follows_linux(linux_src: str | None = None) -> tuple[bool, str]:
+    """(does our Python tree follow this kernel's write path, the kernel's version)."""
+    from maplecheck.impl.pytree import follows
+    info = linux_kernel_info(linux_src)
+    return follows(info), info["version"]
+
+
+def python_allocates_like_linux(linux_src: str | None = None) -> bool:
+    """Does our Python tree request nodes as this kernel does?
+
+    Its node requests follow the bulk allocator (``mas_alloc_nodes`` before
+    sheaves); on a sheaf kernel the counts differ by design, so neither node
+    counts nor the place of a refused request are compared there.
+    """
+    return not linux_kernel_info(linux_src)["features"].get("sheaves", False)
+
+
+def structure_note(impl: str, linux_src: str | None = None) -> str | None:
+    """The one line ``--impl both`` prints when it compares contents and results only."""
+    if impl != "both":
+        return None
+    ok, version = python_follows_linux(linux_src)
+    if ok:
+        return None
+    return (f"--impl both: our Python tree does not follow Linux {version}'s write path; "
+            "comparing contents and results only, not node structure")
 
 
 #: extra in-process implementations by name (tests register mutants here)
@@ -61,7 +129,7 @@ def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: 
     if name == "model":
         return LocalSession(model_factory(), flags)
     if name == "python":
-        return LocalSession(python_factory(), flags)
+        return LocalSession(python_factory(python_profile(linux_src)), flags)
     if name == "linux":
         return _linux_session(flags, linux_src, sanitize)
     raise SetupError(f"unknown implementation {name!r}")

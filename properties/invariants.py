@@ -3,7 +3,7 @@
 
 Every predicate is a pure function of a node's *plain fields* (ints and lists
 of ints; a NULL slot is 0) and uses only comparisons, arithmetic and the
-connectives of :mod:`maplecheck.properties.logic`, so the same function runs
+connectives of :mod:`maplecheck.logic`, so the same function runs
 on ints (the validator, ``impl/pytree/validate.py``) and on z3 terms (the
 lemmas).  List lengths (the geometry) are structure, not values: loops over
 ``range(len(...))`` are fine; branching on a *value* is not.
@@ -18,7 +18,7 @@ Names follow the kernel's checks; :data:`INVARIANTS` lists them all.
 
 from __future__ import annotations
 
-from .logic import And, If, Implies, Max, Not, Or, concrete_cache
+from maplecheck.logic import And, If, Implies, Max, Not, Or, concrete_cache
 
 ULONG_MAX = (1 << 64) - 1
 

@@ -3,7 +3,7 @@
 
 These are the per-node rules of ``mt_validate`` (linux-6.12-facts.md §2) stated
 over a node's plain fields (pivot list, slot list, data end, limits, gaps),
-written with the dual connectives of :mod:`maplecheck.properties.logic` so the
+written with the dual connectives of :mod:`maplecheck.logic` so the
 same predicate runs on ints and on z3 terms.  Names follow §2:
 
 * :func:`inv_limits`      (d) mas_validate_limits, with the data end given;
@@ -25,7 +25,7 @@ from maplecheck.impl.pytree.node import ULONG_MAX, MapleNode, ma_data_end
 from maplecheck.impl.pytree.node_ops import is_null, safe_pivot
 
 from . import invariants as I
-from .logic import If, Implies, Not
+from maplecheck.logic import If, Implies, Not
 
 
 def And(*xs):
@@ -127,7 +127,7 @@ def inv_gaps(gaps, end: int, meta_gap):
 def _select(seq, k):
     if isinstance(k, int):
         return seq[k]
-    from maplecheck.properties.logic import If
+    from maplecheck.logic import If
     out = seq[0]
     for i in range(1, len(seq)):
         out = If(k == i, seq[i], out)
@@ -136,7 +136,7 @@ def _select(seq, k):
 
 def lookup(pivots, slots, end: int, max, x):
     """The entry a walk finds for index ``x`` in this node (0 for NULL on z3 terms)."""
-    from maplecheck.properties.logic import If
+    from maplecheck.logic import If
     out = _val(slots[end])
     for i in range(end - 1, -1, -1):
         out = If(x <= pivots[i], _val(slots[i]), out)

@@ -8,84 +8,23 @@ pivots for leaf and range nodes, 10 / 9 / 10 gaps for arange), and proves
 pivots are z3 Ints in [0, 2**64 - 1] (linear integer arithmetic); the pointer
 encodings use 64-bit bit-vectors.  Entries are Ints >= 0 with 0 for NULL.
 
-This module holds the registry and the encoding / metadata / data-end lemmas;
+This module holds the encoding / metadata / data-end lemmas (the registry is
+``lemma_base``);
 ``lemmas_write``, ``lemmas_split`` and ``lemmas_gaps`` add the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import z3
 
 from maplecheck.impl.pytree import node as N
-from maplecheck.impl.pytree.node import (LINUX_64, MapleNode, ULONG_MAX, maple_arange_64,
-                                         maple_dense, maple_leaf_64, maple_range_64)
+from maplecheck.impl.pytree.node import (MapleNode, maple_arange_64, maple_dense, maple_leaf_64,
+                                         maple_range_64)
 
 from . import mutants as M
-from .lemma_preds import inv_limits, inv_ranges
-from .symexec import Outcome, prove
-
-import os
-
-#: MAPLECHECK_PROVE_FULL=1: every structural case for the write/split lemmas
-FULL = os.environ.get("MAPLECHECK_PROVE_FULL", "") not in ("", "0")
-
-U64 = ULONG_MAX
-GEO = LINUX_64
-RANGE_SLOTS = GEO.range_slots      # 16
-ARANGE_SLOTS = GEO.arange_slots    # 10
-
-
-@dataclass
-class Lemma:
-    name: str
-    helper: str                      # what it covers, e.g. "node.ma_data_end"
-    check: Callable[[object], Outcome]  # check(impl) with impl the helper (or mutant)
-    real: object
-    mutant: object
-    statement: str = ""
-
-
-LEMMAS: dict[str, Lemma] = {}
-
-
-def lemma(name: str, helper: str, real, mutant, statement: str = ""):
-    def deco(fn):
-        LEMMAS[name] = Lemma(name, helper, fn, real, mutant, statement or (fn.__doc__ or "").strip())
-        return fn
-    return deco
-
-
-# ------------------------------------------------------------------ symbols
-
-def u64(name: str):
-    v = z3.Int(name)
-    return v, z3.And(v >= 0, v <= U64)
-
-
-def u64s(prefix: str, n: int):
-    vs = [z3.Int(f"{prefix}{i}") for i in range(n)]
-    return vs, [z3.And(v >= 0, v <= U64) for v in vs]
-
-
-def entries(prefix: str, n: int):
-    vs = [z3.Int(f"{prefix}{i}") for i in range(n)]
-    return vs, [v >= 0 for v in vs]
-
-
-def bv(name: str, bits: int = 64):
-    return z3.BitVec(name, bits)
-
-
-def aligned(a):
-    return (a & 0xFF) == 0
-
-
-def single(setup, body):
-    return prove([None], lambda _c: setup(), lambda st, _c: body(st))
-
+from .symexec import prove
+from .lemma_base import (ARANGE_SLOTS, FULL, GEO, LEMMAS, RANGE_SLOTS, U64, Lemma, aligned,  # noqa: F401
+                         bv, entries, lemma, single, sym_layout, u64, u64s)
 
 # ------------------------------------------------------------------ encodings
 
@@ -222,7 +161,7 @@ def _meta_roundtrip(t: int, use_bv: bool, pack):
         if use_bv:
             node.slot[-1] = bv("slot_last_before")
         saved = node.slot[-1]
-        pack(node, t, st["end"], st["gap"])
+        pack(node, t, st["gap"], st["end"])
         st["meta_word"] = node.slot[-1]
         conds = [N.ma_meta_end(node, t) == st["end"], N.ma_meta_gap(node, t) == st["gap"]]
         if t == maple_arange_64:
@@ -247,33 +186,6 @@ lemma("meta_arange_field", "node.ma_set_meta / ma_meta_end / ma_meta_gap",
 
 
 # ------------------------------------------------------------------ data end
-
-def sym_layout(prefix: str, t: int, end: int, min=None, max=None):
-    """A symbolic node of type ``t`` with data end ``end`` satisfying the pivot
-    invariants, and its metadata as the writers leave it.  Returns (node, pre)."""
-    nslots = GEO.slots[t]
-    npiv = GEO.pivots[t]
-    pivots, pre = u64s(f"{prefix}p", npiv)
-    slots, pre_s = entries(f"{prefix}s", nslots)
-    pre += pre_s
-    if min is None:
-        min, c = u64(f"{prefix}min")
-        pre.append(c)
-    if max is None:
-        max, c = u64(f"{prefix}max")
-        pre.append(c)
-    pre.append(min <= max)
-    node = MapleNode(GEO, t)
-    node.pivot = pivots
-    node.slot = slots
-    pre.append(inv_limits(pivots, slots, end, min, max))
-    pre.append(inv_ranges(pivots, end, min, max))
-    if t == maple_arange_64:
-        node.meta_end = end
-    elif end < nslots - 1:
-        pre.append(slots[-1] == end)  # the overlay word: end, gap 0
-    return node, min, max, pre
-
 
 def _data_end(t: int, fn):
     nslots = GEO.slots[t]
@@ -316,9 +228,5 @@ def _safe_pivot(fn):
     return single(setup, body)
 
 
-def _load_more():
-    # the other catalog parts register themselves on import
-    from . import lemmas_gaps, lemmas_split, lemmas_write  # noqa: F401
-
-
-_load_more()
+# the other catalog parts register themselves on import (they import lemma_base only)
+from . import lemmas_copy, lemmas_gaps, lemmas_split, lemmas_write  # noqa: E402,F401

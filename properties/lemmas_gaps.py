@@ -20,10 +20,10 @@ from maplecheck.impl.pytree.node import ULONG_MAX, maple_leaf_64
 
 from . import mutants as M
 from .lemma_preds import inv_gaps, inv_nulls
-from .lemmas import ARANGE_SLOTS, RANGE_SLOTS, lemma, sym_layout, u64s
+from .lemma_base import ARANGE_SLOTS, RANGE_SLOTS, lemma, sym_layout, u64s
 from .lemma_preds import spec_max_gap
-from .lemmas import FULL
-from .logic import And, If, Implies, Not
+from .lemma_base import FULL
+from maplecheck.logic import And, If, Implies, Not
 from .symexec import prove
 
 

@@ -23,10 +23,10 @@ from maplecheck.impl.pytree.node import (MapleNode, ULONG_MAX, ma_data_end, mapl
 
 from . import mutants as M
 from .lemma_preds import inv_children, inv_gaps, inv_nulls, lookup, node_ok
-from .lemmas import (ARANGE_SLOTS, GEO, RANGE_SLOTS, aligned, bv, entries, lemma, single, sym_layout,
+from .lemma_base import (ARANGE_SLOTS, GEO, RANGE_SLOTS, aligned, bv, entries, lemma, single, sym_layout,
                      u64, u64s)
-from .lemmas import FULL
-from .logic import And, If, Not
+from .lemma_base import FULL
+from maplecheck.logic import And, If, Not
 from .symexec import prove
 
 BIG = 36

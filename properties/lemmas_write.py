@@ -26,8 +26,8 @@ from maplecheck.impl.pytree.node import MapleNode, ma_data_end, maple_leaf_64
 
 from . import mutants as M
 from .lemma_preds import And, inv_nulls, lookup, node_ok, spec_max_gap
-from .lemmas import FULL, GEO, RANGE_SLOTS, lemma, sym_layout, u64
-from .logic import If, Implies, Not
+from .lemma_base import FULL, GEO, RANGE_SLOTS, lemma, sym_layout, u64
+from maplecheck.logic import If, Implies, Not
 from .symexec import prove
 
 

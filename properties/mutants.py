@@ -9,9 +9,10 @@ checks that, so a lemma that cannot tell right from wrong is caught.
 from __future__ import annotations
 
 from maplecheck.impl.pytree import node as N
+from maplecheck.impl.pytree import maple_copy as C
 from maplecheck.impl.pytree import node_ops as O
 from maplecheck.impl.pytree.node_ops import BigNode, Layout, br, is_null
-from maplecheck.properties.logic import If
+from maplecheck.logic import If
 
 # ------------------------------------------------------------------ encodings
 
@@ -48,7 +49,7 @@ def ma_dead_enode(parent, addr):
     return N.ma_parent_addr(parent) == (addr | N.MAPLE_ENODE_NULL)
 
 
-def ma_set_meta_gap_shift4(node, type, end, gap):
+def ma_set_meta_gap_shift4(node, type, gap, end):
     """packs the overlay as end | gap << 4."""
     if type == N.maple_arange_64:
         node.meta_end, node.meta_gap = end, gap
@@ -58,7 +59,7 @@ def ma_set_meta_gap_shift4(node, type, end, gap):
         node.slot[-1] = end + gap * 16
 
 
-def ma_set_meta_arange_overlay(node, type, end, gap):
+def ma_set_meta_arange_overlay(node, type, gap, end):
     """treats arange like range: writes the overlay over slot 9 too."""
     node.meta_end, node.meta_gap = end, gap
     node.slot[-1] = end + gap * 256
@@ -284,3 +285,28 @@ def dup_parent_word_mask7(src_parent, new_parent_addr):
 def dup_child_enode_no_type(src_enode, new_child_addr):
     """keeps only bit 2: loses the child's type."""
     return new_child_addr | (src_enode & 0x04)
+
+
+# ------------------------------------------------------------------ 7.3 copy-node helpers
+
+# the real helpers, bound once: a test swaps the tree's own for these mutants
+_cp_split_point, _node_copy, _node_finalise = C.cp_split_point, C.node_copy, C.node_finalise
+
+
+def cp_split_point_ignores_null(data, nslots, leaf, entry_at):
+    """never moves a two-full-leaves split off a NULL."""
+    return _cp_split_point(data, nslots, False, entry_at)
+
+
+def node_copy_no_last_pivot(mas, src, start, size, s_max, s_mt, dst, d_enode, d_start, d_mt):
+    """returns the max but forgets to store the last copied pivot."""
+    keep = dst.pivot[d_start + size - 1] if d_start + size - 1 < len(dst.pivot) else None
+    d_max = _node_copy(mas, src, start, size, s_max, s_mt, dst, d_enode, d_start, d_mt)
+    if keep is not None and size > 0:
+        dst.pivot[d_start + size - 1] = keep
+    return d_max
+
+
+def node_finalise_meta_size(node, mt, geo, end):
+    """records the size (end) in the metadata instead of the last offset (end - 1)."""
+    _node_finalise(node, mt, geo, end + 1 if end + 1 <= geo.slots[mt] - 1 else end)

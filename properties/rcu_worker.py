@@ -38,6 +38,7 @@ class RcuWorker(RemoteLinuxSession):
         self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize,
                                                                       rcu=True)
         self.timeout = timeout
+        self.nodes = 0  # deadlines of RemoteLinuxSession scale with it: a run builds its own tree
         self.proc = None
         self._log = None
         fd, name = tempfile.mkstemp(prefix="maplecheck-rcu-sched-")
@@ -158,9 +159,11 @@ def _serve(lib_path: str, sched_file: str) -> int:
             else:
                 raise ValueError(f"unknown rcu worker command {cmd!r}")
             reply = ("ok", val)
-        except Exception as e:
-            reply = ("err", e)
-        _send(out, reply)
+        except Exception as e:  # our own bug inside the worker: not a finding
+            import traceback
+            reply = ("internal", f"in the rcu worker, {cmd}: {type(e).__name__}: {e}\n"
+                     + traceback.format_exc())
+        _send(out, (*reply, 0))
 
 
 def main(argv: list[str] | None = None) -> int:

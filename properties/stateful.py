@@ -25,9 +25,10 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, mult
 from maplecheck.tree import MAX, MT_FLAGS_ALLOC_RANGE, XA_ZERO_ENTRY, xa_mk_value
 
 from .engine import open_lockstep
-from .gen import ITER_CALLS
+from .gen import API_STORES, ITER_CALLS, MT_READS
 
-GROUPS = ("store", "insert", "erase", "read", "iterate", "gap", "dup", "replace", "rcu", "bulk")
+GROUPS = ("store", "insert", "erase", "read", "iterate", "gap", "dup", "replace", "rcu", "bulk",
+          "api")
 
 #: how many ranges a bulk build stores to reach a height: arange nodes hold 10
 #: children and range_64 nodes 16, so alloc-range trees grow taller sooner
@@ -222,6 +223,54 @@ class MapleMachine(RuleBasedStateMachine):
         self.trees.remove(t)
 
 
+class ApiRules:
+    """Rules for the caller API beyond ``mtree_*`` (group "api"), mixed into MapleMachine."""
+
+    @rule(t=st.integers(0, 7), call=st.sampled_from(API_STORES),
+          first=st.one_of(Bundle("points"), indices_small, extremes),
+          size=st.one_of(st.just(0), st.integers(1, 20), st.integers(21, 5000), st.just(MAX)),
+          entry=st.one_of(entries, st.none()),
+          fail_at=st.one_of(st.none(), st.integers(1, 4), st.integers(5, 16)))
+    @_in_group("api")
+    def api_store(self, t, call, first, size, entry, fail_at):
+        """store_gfp / store_nowait / store_prealloc / prealloc_destroy, the k-th node refused."""
+        self.apply(call, self._t(t), first, min(first + size, MAX), entry, fail_at)
+
+    @rule(t=st.integers(0, 7), first=st.one_of(Bundle("points"), indices_small),
+          size=st.one_of(st.just(0), st.integers(1, 5000), st.just(MAX)),
+          entry=st.one_of(entries, st.none()), prealloc=st.booleans(), top=st.integers(2, 16))
+    @_in_group("api")
+    def nomem_sweep(self, t, first, size, entry, prealloc, top):
+        """One write with fail_at = 1, 2, ...: each of its node requests refused once."""
+        call = "store_prealloc" if prealloc else "store_nowait"
+        for k in range(1, top + 1):
+            self.apply(call, self._t(t), first, min(first + size, MAX), entry, k)
+
+    @rule(t=st.integers(0, 7), index=st.one_of(Bundle("points"), indices_small),
+          fail_at=st.one_of(st.none(), st.integers(1, 8)))
+    @_in_group("api")
+    def mas_erase(self, t, index, fail_at):
+        self.apply("mas_erase", self._t(t), index, fail_at)
+
+    @rule(t=st.integers(0, 7), entry=st.one_of(entries, st.none()),
+          lo=st.one_of(indices_small, extremes), span=st.sampled_from([0, 1, 3, 16, MAX]),
+          nxt=st.one_of(indices_small, extremes))
+    @_in_group("api")
+    def alloc_cyclic(self, t, entry, lo, span, nxt):
+        self.apply("alloc_cyclic", self._t(t), entry, lo, min(lo + span, MAX), nxt)
+
+    @rule(t=st.integers(0, 7), call=st.sampled_from(MT_READS),
+          index=st.one_of(Bundle("points"), indices_small, extremes),
+          limit=st.one_of(indices_small, extremes))
+    @_in_group("api")
+    def mt_read(self, t, call, index, limit):
+        self.apply(call, self._t(t), index, limit)
+
+
+class ApiMixinMachine(ApiRules, MapleMachine):
+    """MapleMachine with the caller-API rules."""
+
+
 def machine_for(impl: str, linux_src: str | None = None) -> type[MapleMachine]:
     """A state machine class that drives ``impl`` ("python", "linux" or "both")."""
-    return type(f"MapleMachine_{impl}", (MapleMachine,), {"impl": impl, "linux_src": linux_src})
+    return type(f"MapleMachine_{impl}", (ApiMixinMachine,), {"impl": impl, "linux_src": linux_src})

@@ -150,3 +150,22 @@ def test_trace_file_is_plain_json_lines(tmp_path):
     lines = [json.loads(l) for l in p.read_text().splitlines()]
     assert lines[0] == {"maplecheck": 1, "flags": 1, "note": "why"}
     assert lines[1] == {"op": "insert_range", "t": 0, "args": [1, 2, 3]}
+
+
+def test_minutes_bound_work_in_this_process_too(monkeypatch, tmp_path):
+    """A Python tree that never returns cannot hold a --minutes campaign past its hard end."""
+    import time as _time
+
+    from maplecheck.properties import engine
+
+    monkeypatch.setattr(engine, "STOP_GRACE_S", 0.5)
+
+    def endless(ls, ops, batched=True):
+        while True:
+            _time.sleep(0.01)
+
+    monkeypatch.setattr(engine, "run_ops", endless)
+    t0 = _time.monotonic()
+    res = engine.run_campaign("python", minutes=0.01, out=tmp_path)
+    assert _time.monotonic() - t0 < 5
+    assert res.stopped == "out of time" and res.failures == []

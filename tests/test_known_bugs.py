@@ -1,15 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Known kernel bugs: the predicate is exact, the crash is real, lockstep steps around it.
 
-If a future kernel fixes the RCU free-walk bug, ``test_rcu_free_walk_crash_is_real``
-fails and says so: then the workaround can go.
+Every test runs on each kernel of $MAPLECHECK_TEST_KERNELS and expects what the
+registry records for that series (``KnownBug.versions``, found by running
+these tests): the crash where it fires, a clean destroy where it is fixed.  A
+kernel that fixes a bug makes its test fail and say so: then update the record.
 """
 
 import pytest
 
 from maplecheck.impl.linux.worker import ImplCrash, RemoteLinuxSession
 from maplecheck.properties.engine import check_trace
-from maplecheck.properties.known import rcu_free_walk_reads_meta
+from maplecheck.properties.impls import linux_tree
+from maplecheck.properties.known import (RCU_CLEAR_META_FULL, RCU_FREE_WALK_META, fires_on,
+                                         rcu_free_walk_reads_meta)
 from maplecheck.tree import MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU
 
 
@@ -18,15 +22,15 @@ def ascending_points(n, stride=2):
 
 
 @pytest.mark.parametrize("n, crashes", [(2000, False), (2801, True)])
-def test_rcu_free_walk_crash_is_real(n, crashes):
-    """Destroying an RCU plain tree crashes in 6.12 exactly when the predicate holds."""
-    s = RemoteLinuxSession(MT_FLAGS_USE_RCU, sanitize=True)
+def test_rcu_free_walk_crash_is_real(n, crashes, linux_kernel):
+    """Destroying an RCU plain tree crashes exactly when the predicate holds (where the bug fires)."""
+    s = RemoteLinuxSession(MT_FLAGS_USE_RCU, sanitize=True, kernel=linux_kernel)
     try:
         s.run(ascending_points(n))
         d = s.dump(0)
         assert d["height"] == 4
         assert rcu_free_walk_reads_meta(d) is crashes
-        if crashes:
+        if crashes and fires_on(RCU_FREE_WALK_META, linux_kernel):
             with pytest.raises(ImplCrash, match="mte_dead_walk|mt_free_walk|SEGV"):
                 s.step(("destroy", 0))
         else:
@@ -36,8 +40,8 @@ def test_rcu_free_walk_crash_is_real(n, crashes):
         s._kill()
 
 
-def test_predicate_needs_rcu_and_a_plain_tree():
-    s = RemoteLinuxSession(MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU)
+def test_predicate_needs_rcu_and_a_plain_tree(linux_kernel):
+    s = RemoteLinuxSession(MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU, kernel=linux_kernel)
     try:
         s.run(ascending_points(2801))
         assert not rcu_free_walk_reads_meta(s.dump(0))  # arange nodes keep meta apart
@@ -45,11 +49,14 @@ def test_predicate_needs_rcu_and_a_plain_tree():
         s.close()
 
 
-def test_lockstep_steps_around_the_known_bug_and_can_be_told_not_to():
+def test_lockstep_steps_around_the_known_bug_and_can_be_told_not_to(linux_kernel):
     ops = ascending_points(2801) + [("load", 0, 10)]
-    assert check_trace("linux", MT_FLAGS_USE_RCU, ops) is None
-    f = check_trace("linux", MT_FLAGS_USE_RCU, ops, avoid_known_bugs=False)
-    assert f is not None and f.kind == "crash"
+    assert check_trace("linux", MT_FLAGS_USE_RCU, ops, kernel=linux_kernel) is None
+    f = check_trace("linux", MT_FLAGS_USE_RCU, ops, avoid_known_bugs=False, kernel=linux_kernel)
+    if fires_on(RCU_FREE_WALK_META, linux_kernel):
+        assert f is not None and f.kind == "crash"
+    else:
+        assert f is None
 
 
 def full_root_of_leaves():
@@ -57,21 +64,24 @@ def full_root_of_leaves():
     return ascending_points(226, stride=1)
 
 
-def test_full_root_clear_meta_crash_is_real():
+def test_full_root_clear_meta_crash_is_real(linux_kernel):
     from maplecheck.properties.known import destroy_workaround, rcu_clear_meta_full_root
-    s = RemoteLinuxSession(MT_FLAGS_USE_RCU, sanitize=True)
+    s = RemoteLinuxSession(MT_FLAGS_USE_RCU, sanitize=True, kernel=linux_kernel)
     try:
         s.run(full_root_of_leaves())
         d = s.dump(0)
         assert rcu_clear_meta_full_root(d) and destroy_workaround(d) is not None
-        with pytest.raises(ImplCrash, match="mt_free_walk|free"):
+        if fires_on(RCU_CLEAR_META_FULL, linux_kernel):
+            with pytest.raises(ImplCrash, match="mt_free_walk|free|SIGABRT"):
+                s.step(("destroy", 0))
+        else:
             s.step(("destroy", 0))
     finally:
         s._kill()
-    assert check_trace("linux", MT_FLAGS_USE_RCU, full_root_of_leaves()) is None
+    assert check_trace("linux", MT_FLAGS_USE_RCU, full_root_of_leaves(), kernel=linux_kernel) is None
 
 
-def test_rcu_destroy_crash_is_triaged_not_reported():
+def test_rcu_destroy_crash_is_triaged_not_reported(linux_kernel):
     """A spanning store leaves a full root of leaves; destroying it in RCU mode crashes.
 
     With avoidance on, the destroy is stepped around; with it off, the crash
@@ -81,11 +91,12 @@ def test_rcu_destroy_crash_is_triaged_not_reported():
     from maplecheck.properties.engine import ImplFailure, triage_crash
     ops = [("store_range", 0, 10 * i, 10 * i + 5, 2 * i + 1) for i in range(135)]
     ops += [("store_range", 0, 700, 800, 0x10000)]
-    f = check_trace("linux", MT_FLAGS_USE_RCU, ops, avoid_known_bugs=False)
+    src = linux_tree(None, linux_kernel)
+    f = check_trace("linux", MT_FLAGS_USE_RCU, ops, src, avoid_known_bugs=False)
     assert f is not None and f.kind == "crash"
-    assert check_trace("linux", MT_FLAGS_USE_RCU, ops) is None
-    bug = triage_crash("linux", MT_FLAGS_USE_RCU, ops, f, None, avoid_known_bugs=False)
+    assert check_trace("linux", MT_FLAGS_USE_RCU, ops, src) is None
+    bug = triage_crash("linux", MT_FLAGS_USE_RCU, ops, f, src, avoid_known_bugs=False)
     assert bug is not None and bug.name == "rcu-clear-meta-full-node"
     # a crash that is not in the RCU destroy path is never triaged away
     other = ImplFailure(0, "crash", "SIGSEGV in mas_wr_walk")
-    assert triage_crash("linux", 0, ops, other, None) is None
+    assert triage_crash("linux", 0, ops, other, src) is None

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """End to end on the real kernel code: campaigns, replay, and a bug put in by hand.
 
-The kernel tree is Debian's linux-source-6.12 (fetched and cached on first use)
-or ``$MAPLECHECK_LINUX_SRC``.  The buggy tree is a copy made of symlinks with
+The kernel trees are Debian's linux-source packages of $MAPLECHECK_TEST_KERNELS
+(default 6.12 and 7.3; fetched and cached on first use): every test runs on each.  The buggy tree is a copy made of symlinks with
 one file patched: ``mtree_lookup_walk`` compares pivots with ``>`` instead of
 ``>=``, so ``mtree_load`` of the last index of a range reads the next slot —
 a bug hit only when an index equals a range's last index.  A campaign must find
@@ -10,11 +10,11 @@ it, leave a minimized trace that fails there, and that trace must pass on the
 unmodified tree.
 """
 
-import os
 import re
 from pathlib import Path
 
 import pytest
+from kernel_mutants import lookup_bug_tree
 
 from maplecheck.cli import main
 from maplecheck.impl.linux.source import kernel_source
@@ -23,27 +23,13 @@ from maplecheck.properties.engine import check_trace, run_campaign
 
 
 @pytest.fixture(scope="session")
-def stock_src() -> Path:
-    return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
+def stock_src(linux_kernel) -> Path:
+    return kernel_source(kernel=linux_kernel)
 
 
 def make_buggy_tree(stock: Path, dest: Path) -> Path:
     """A kernel tree identical to ``stock`` but for an off-by-one in mtree_lookup_walk."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for top in stock.iterdir():
-        if top.name != "lib":
-            (dest / top.name).symlink_to(top)
-    (dest / "lib").mkdir()
-    for f in (stock / "lib").iterdir():
-        if f.name != "maple_tree.c":
-            (dest / "lib" / f.name).symlink_to(f)
-    text = (stock / "lib/maple_tree.c").read_text()
-    start = text.index("static inline void *mtree_lookup_walk(")
-    m = re.compile(r"pivots\[offset\] >= mas->index").search(text, start)
-    assert m and m.start() - start < 1000, "mtree_lookup_walk no longer looks as expected"
-    text = text[:m.start()] + "pivots[offset] > mas->index" + text[m.end():]
-    (dest / "lib/maple_tree.c").write_text(text)
-    return dest
+    return lookup_bug_tree(stock, dest)
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +51,9 @@ def test_campaign_finds_a_bug_put_into_the_kernel(stock_src, buggy_src, tmp_path
     # the planted '>' makes load(last index) read the next slot, or run past the
     # last pivot into the metadata word and crash: either way, found and shrunk
     assert f.kind in ("result", "crash")
+    if f.kind == "crash":  # the report names the operation and gives the sanitized build's C frames
+        assert re.search(r"linux on load\(t0, \w+\)", f.message), f.message
+        assert "sanitized replay of the same trace" in f.message and "mtree_lookup_walk" in f.message
     assert f.trace.exists() and f.ops < f.original_ops and f.ops <= 12
     flags, ops = read_trace(f.trace)
     assert check_trace("linux", flags, ops, str(buggy_src)) is not None
@@ -79,7 +68,17 @@ def test_cli_fuzz_summary_and_exit_codes(stock_src, capsys, tmp_path):
                "--linux-src", str(stock_src), "--out", str(tmp_path)])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert rc == 0
-    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=0 seconds=[\d.]+", last)
+    assert re.fullmatch(r"impl=linux steps=\d+ examples=\d+ failures=0 deviations=\d+ seconds=[\d.]+", last)
+
+
+def test_cli_kernel_option(linux_kernel, linux_kernel_info, capsys):
+    """``--kernel`` names Debian's tree; a series Debian does not package is one line, exit 2."""
+    assert main(["linux", "build", "--kernel", linux_kernel]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"kernel={linux_kernel_info['version']} adapter=")
+    assert main(["linux", "build", "--kernel", "1.0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["linux", "build", "--kernel", linux_kernel, "--linux-src", "/nonexistent"]) == 2
 
 
 def test_cli_setup_errors_exit_2(tmp_path, capsys):

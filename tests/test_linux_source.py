@@ -71,11 +71,82 @@ def test_broken_tree_reports_compiler_error(tmp_path):
     src = kernel_source()
     fake = tmp_path / "linux"
     fake.mkdir()
-    for d in ("tools", "include", "arch"):
+    for d in ("include", "arch"):
         if (src / d).exists():
             (fake / d).symlink_to(src / d)
+    # real folders down to tools/testing/shared, whose maple-shim.c includes ../../../lib/maple_tree.c
+    for sub in ("tools", "tools/testing", "tools/testing/shared"):
+        (fake / sub).mkdir()
+        for entry in (src / sub).iterdir():
+            if not (fake / sub / entry.name).exists() and entry.name not in ("testing", "shared"):
+                (fake / sub / entry.name).symlink_to(entry)
     write(fake / "lib/maple_tree.c", "this is not C;\n")
     with pytest.raises(AdapterBuildError) as ei:
         build_adapter(fake)
     first, *rest = str(ei.value).splitlines()
-    assert "building the Linux adapter failed" in first and rest
+    assert "building the Linux adapter from" in first and rest
+    # one line naming the first compiler error and its file
+    assert "lib/maple_tree.c:1: " in first
+
+
+# ------------------------------------------------------------------ kernels by version (no network)
+
+DISTRO_CSV = """\
+version,codename,series,created,release,eol
+12,Bookworm,bookworm,2021-08-14,2023-06-10,2026-07-11
+13,Trixie,trixie,2023-06-10,2025-08-09,2028-08-09
+14,Forky,forky,2025-08-09
+15,Duke,duke,2027-08-01
+,Sid,sid,1993-08-16
+,Experimental,experimental,1993-08-16
+"""
+
+
+def test_suites_newer_than_the_machine(tmp_path):
+    csv = tmp_path / "debian.csv"
+    csv.write_text(DISTRO_CSV)
+    assert source.debian_suites("bookworm", "2026-12-02", csv) == [
+        "trixie", "trixie-updates", "trixie-backports", "forky", "sid", "experimental"]
+    # later: duke exists (created), forky still unreleased in this table
+    assert source.debian_suites("trixie", "2027-09-01", csv) == ["forky", "duke", "sid", "experimental"]
+    # no distro-info-data: the codename table, each release as one suite
+    assert source.debian_suites("trixie", "2027-09-01", tmp_path / "none.csv") == [
+        "forky", "duke", "sid", "experimental"]
+
+
+def test_kernel_names():
+    assert source.normalize_kernel("7.3") == "7.3"
+    assert source.normalize_kernel("v6.12.117") == "6.12"
+    assert source.normalize_kernel("latest") == "latest"
+    with pytest.raises(LinuxSourceError, match="expected a version"):
+        source.normalize_kernel("seven")
+
+
+def test_kernel_info_detects_features_not_versions(tmp_path):
+    write(tmp_path / "Makefile", "VERSION = 9\nPATCHLEVEL = 1\nSUBLEVEL = 0\n")
+    write(tmp_path / "lib/maple_tree.c", "int __mt_dup(struct maple_tree *mt)\n{\n\tmt_get_sheaf();\n"
+          "\tkmem_cache_prefill_sheaf(c, g, n);\n}\n")
+    write(tmp_path / "include/linux/maple_tree.h", "struct maple_copy {\n};\n")
+    info = source.kernel_info(tmp_path)
+    assert info["version"] == "9.1.0" and info["series"] == "9.1"
+    assert info["features"] == {"sheaves": True, "mt_dup": True, "expected_entries": False,
+                                "maple_copy": True, "bulk_mode": False}
+
+
+def test_harness_flags_come_from_the_tree(tmp_path):
+    from maplecheck.impl.linux.build import first_error, harness_flags, harness_libs
+    write(tmp_path / "tools/testing/shared/shared.mk", "CFLAGS += -I../shared -I. -I../../include \\\n"
+          "\t-I../../arch/$(SRCARCH)/include -I../../../lib -g -Og -D_LGPL_SOURCE -fsanitize=address\n"
+          "LIBS := slab.o nothere.o\n")
+    write(tmp_path / "tools/lib/slab.c", "")
+    incs, defs = harness_flags(tmp_path)
+    rel = [str(Path(i).relative_to(tmp_path)) for i in incs]
+    assert rel == ["tools/testing/shared", "tools/testing/radix-tree", "tools/include",
+                   "tools/arch/x86/include", "lib"]
+    assert defs == ["-D_LGPL_SOURCE"]
+    assert harness_libs(tmp_path) == [str(tmp_path / "tools/lib/slab.c")]
+    assert first_error("In file included from a.c:1:\n/k/lib/x.c:7:3: error: bad thing\n/k/y.c:1:1: error: z\n") \
+        == "/k/lib/x.c:7: bad thing"
+    assert first_error("/usr/bin/ld: /tmp/a.o: in function `f':\n/usr/bin/ld: /k/lib/m.c:9: undefined "
+                       "reference to `kfree'\ncollect2: error: ld returned 1 exit status\n") \
+        == "/k/lib/m.c:9: undefined reference to `kfree'"

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maplecheck.model import MAS_OPS, MasNullNode, ModelFactory, ModelTree
+from maplecheck.properties.known import GAP_SIZE_WRAP, deviation_for, kernel_empty_area, kernel_empty_area_rev
 from maplecheck.tree import (
     EBUSY, EEXIST, EINVAL, ENOENT, MA_ACTIVE, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT, MA_START,
     MA_UNDERFLOW, MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_LOCK_EXTERN, MT_FLAGS_USE_RCU, MM_MT_FLAGS,
@@ -280,33 +281,43 @@ def test_insert() -> None:
     assert r.insert_range(1, 5, PTR2) == 0 and not r.is_root_pointer()
 
 
-def test_insert_new_root_quirk() -> None:
-    """[run] facts 4.7: on a leaf root, an insert that becomes wr_new_root skips the checks."""
+def test_insert_never_overwrites_and_the_new_root_deviation() -> None:
+    """[run] the model's insert never overwrites; Linux's leaf-root new_root store is a deviation.
+
+    facts 4.7: on a leaf root, an insert whose write (after NULL widening) covers
+    [0, MAX] skips the -EEXIST checks.  That lives in the registry
+    (``known.INSERT_NEW_ROOT``), which reads the root's height off the kernel's dump.
+    """
+    from maplecheck.properties.known import INSERT_NEW_ROOT, deviation_for, insert_widens_to_full_range
+
     def leaf():
         t = mk()
         t.store_range(10, 20, 7)
         t.store_range(30, 40, 9)
         return t
     t = leaf()
-    assert t.insert_range(0, MAX, PTR) == -EEXIST                  # spec (taller trees: spanning)
-    assert t.insert_is_new_root(0, MAX, PTR)
-    assert t.insert_range(0, MAX, PTR, leaf_root=True) == 0
-    assert t.ranges() == [(0, MAX, PTR)]
-    assert t.insert_range(0, MAX, PTR2, leaf_root=True) == -EEXIST  # one slot: exact fit, checked
-    # NULL inserts widen over NULL neighbours first: [3, 45] -> [0, MAX]
-    t = leaf()
+    assert t.insert_range(0, MAX, PTR) == -EEXIST
     assert t.insert_range(3, 45, None) == -EEXIST
-    assert t.insert_is_new_root(3, 45, None)
-    assert t.insert_range(3, 45, None, leaf_root=True) == 0 and t.root_kind() == "empty"
-    t = leaf()
-    assert not t.insert_is_new_root(3, 35, None)                   # ends inside an entry
-    assert not t.insert_is_new_root(12, 45, None)                  # starts inside an entry
-    assert not t.insert_is_new_root(21, 45, None)                  # 21 is in [21,29], not at 0
-    assert t.insert_is_new_root(0, 40, None)                       # 40 ends an entry, NULL after
-    assert t.insert_is_new_root(10, 45, None)                      # 10 starts an entry, NULL before
-    assert t.insert_range(0, 39, None, leaf_root=True) == -EEXIST
-    assert t.insert_range(11, 12, XA_ZERO_ENTRY, leaf_root=True) == -EEXIST
     assert t.ranges() == [(0, 9, None), (10, 20, 7), (21, 29, None), (30, 40, 9), (41, MAX, None)]
+    assert insert_widens_to_full_range(t, 0, MAX, PTR)
+    leaf_dump = {"height": 1}
+    dev, result, after = deviation_for(("insert_range", 0, 0, MAX, PTR), t, lambda: leaf_dump)
+    assert dev is INSERT_NEW_ROOT and result == 0 and after.ranges() == [(0, MAX, PTR)]
+    assert t.ranges()[1] == (10, 20, 7)                             # the model's tree is left as it was
+    assert deviation_for(("insert_range", 0, 0, MAX, PTR), t, lambda: {"height": 2}) is None
+    # NULL inserts widen over NULL neighbours first: [3, 45] -> [0, MAX]
+    dev, result, after = deviation_for(("insert_range", 0, 3, 45, None), t, lambda: leaf_dump)
+    assert result == 0 and after.root_kind() == "empty"
+    assert not insert_widens_to_full_range(t, 3, 35, None)          # ends inside an entry
+    assert not insert_widens_to_full_range(t, 12, 45, None)         # starts inside an entry
+    assert not insert_widens_to_full_range(t, 21, 45, None)         # 21 is in [21,29], not at 0
+    assert insert_widens_to_full_range(t, 0, 40, None)              # 40 ends an entry, NULL after
+    assert insert_widens_to_full_range(t, 10, 45, None)             # 10 starts an entry, NULL before
+    assert deviation_for(("insert_range", 0, 0, 39, None), t, lambda: leaf_dump) is None
+    one = mk()
+    one.store_range(0, MAX, PTR)                                    # one slot: exact fit, checked
+    assert one.insert_range(0, MAX, PTR2) == -EEXIST
+    assert deviation_for(("insert_range", 0, 0, MAX, PTR2), one, lambda: leaf_dump) is None
 
 
 def test_root_pointer_transitions() -> None:
@@ -621,16 +632,13 @@ def test_empty_area_against_scan(stores, lo, hi, size) -> None:
     for a, b, e in rng:
         if e is None:
             s, l = max(a, lo), min(b, hi)
-            if l >= s and l - s + 1 >= size and (s, l) != (0, MAX):   # 2**64 wraps to 0
+            if l >= s and l - s + 1 >= size:
                 fits.append((s, l, a))
     if not fits:
         assert got.ret == -EBUSY
     else:
         assert got == Area(0, fits[0][0], fits[0][0] + size - 1)
-    # reverse: with hi == MAX the first range (a leaf root's slot 0) is never a candidate
-    fits_rev = [f for f in fits if not (hi == MAX and f[2] <= rng[0][1])]
-    if len(rng) == 1:
-        fits_rev = []                                   # a NULL slot [0, MAX] has size 0
+    fits_rev = fits                                     # the highest fit, exactly
     if not fits_rev:
         assert got_rev.ret == -EBUSY
     else:
@@ -650,12 +658,13 @@ def test_null_leaf_root() -> None:
     _mas(t, "mas_next", 10, None, 0, MAX, MA_OVERFLOW)         # walked to [0, MAX], active, then step
     t.mas_set(5)
     _mas(t, "mas_find", 39, None, 0, MAX, MA_ACTIVE)
-    assert t.empty_area_rev(5, 100, 3) == Area(-EBUSY, 0, 0)   # slot size 2**64 wraps to 0
+    # the spec: [0, MAX] holds 2**64 indices (Linux's unsigned size says 0: a registered deviation)
+    assert t.empty_area_rev(5, 100, 3) == Area(0, 98, 100)
+    assert kernel_empty_area_rev(t, 5, 100, 3, MAX) == Area(-EBUSY, 0, 0)
     assert t.empty_area(5, 100, 3) == Area(0, 5, 7)
-    assert t.empty_area(0, MAX, 3) == Area(-EBUSY, 0, 0)
-    assert t.empty_area(0, 100, 3) == Area(0, 0, 2)
-    assert t.alloc_range(3, 9, 0, MAX) == Alloc(-EBUSY, 0)
-    assert t.alloc_rrange(3, 9, 5, 100) == Alloc(-EBUSY, 0)
+    assert t.empty_area(0, MAX, 3) == Area(0, 0, 2)
+    assert kernel_empty_area(t, 0, MAX, 3) == Area(-EBUSY, 0, 0)
+    assert kernel_empty_area(t, 0, 100, 3) == t.empty_area(0, 100, 3) == Area(0, 0, 2)
     assert t.alloc_range(3, 9, 5, 100) == Alloc(0, 5)
     assert t.ranges() == [(0, 4, None), (5, 7, 9), (8, MAX, None)]
     t.store_range(0, MAX, None)                                # not one slot any more: new_root
@@ -667,7 +676,7 @@ def test_null_leaf_root() -> None:
 
 
 def test_empty_area_rev_max_wrap() -> None:
-    """[run] with max == MAX, nothing in the root's first child is found."""
+    """[run] with max == MAX, Linux finds nothing in the root's first child (a deviation)."""
     t = mk(MT_FLAGS_ALLOC_RANGE)
     for i in range(1, 41):
         t.store_range(10 * i, 10 * i + 5, 3)
@@ -676,12 +685,19 @@ def test_empty_area_rev_max_wrap() -> None:
     t.store_range(406, MAX, 7)
     assert t.empty_area_rev(1, MAX - 1, 4) == Area(0, 26, 29)
     assert t.empty_area(1, MAX, 4) == Area(0, 1, 4)
-    # Linux 6.12 (height 2, root pivot[0] well above 29) gives -EBUSY; the model needs that pivot
-    assert t.empty_area_rev(1, MAX, 4, root_pivot0=155) == Area(-EBUSY, 0, 0)
-    assert t.alloc_rrange(4, 9, 1, MAX, root_pivot0=155) == Alloc(-EBUSY, 0)
-    assert t.alloc_rrange(4, 9, 1, MAX - 1, root_pivot0=155) == Alloc(0, 26)
+    # the spec finds the highest fit; Linux (height 2, root pivot[0] well above 29) gives -EBUSY:
+    # a registered deviation, whose predicate reads that pivot off the kernel's dump
+    assert t.empty_area_rev(1, MAX, 4) == Area(0, 26, 29)
+    assert kernel_empty_area_rev(t, 1, MAX, 4, 155) == Area(-EBUSY, 0, 0)
+    assert kernel_empty_area_rev(t, 1, MAX - 1, 4, 155) == Area(0, 26, 29)
+    dump = {"height": 2, "nodes": [{"pivots": [155]}]}
+    dev, result, after = deviation_for(("alloc_rrange", 0, 4, 9, 1, MAX), t, lambda: dump)
+    assert dev is GAP_SIZE_WRAP and result == Alloc(-EBUSY, 0) and after.ranges() == t.ranges()
+    assert deviation_for(("alloc_rrange", 0, 4, 9, 1, MAX - 1), t, lambda: dump) is None
+    assert t.alloc_rrange(4, 9, 1, MAX) == Alloc(0, 26)
     # a leaf root: the first range is slot 0
     u = mk(MT_FLAGS_ALLOC_RANGE)
     u.store_range(36, MAX, 1)
-    assert u.empty_area_rev(11, MAX, 1) == Area(-EBUSY, 0, 0)
+    assert u.empty_area_rev(11, MAX, 1) == Area(0, 35, 35)
+    assert kernel_empty_area_rev(u, 11, MAX, 1, 35) == Area(-EBUSY, 0, 0)
     assert u.empty_area_rev(11, MAX - 1, 1) == Area(0, 35, 35)

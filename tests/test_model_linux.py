@@ -10,11 +10,13 @@ userspace harness, tools/testing/radix-tree), and the full range listing plus
 root kind after every write.  Replace was run as ``mas_walk`` + exact-fit
 ``mas_store_gfp`` on the walked range.
 
-Two facts the model cannot know from ranges are recorded next to the steps
-that need them, as the engine would supply them from the real tree:
-``p0=`` the root node's pivot[0] (reverse gap search with max == MAX) and
-``lr=`` whether the root is a leaf (insert's wr_new_root quirk).  Cursor calls
-that would make Linux dereference a NULL node were never issued.
+Two facts read off the real tree are recorded next to the steps that need
+them: ``p0=`` the root node's pivot[0] (reverse gap search) and ``lr=``
+whether the root is a leaf (insert).  The model (the specification) never
+sees them; where Linux answered otherwise, the registered deviation
+(:mod:`maplecheck.properties.known`) must explain it from those facts, as it
+does in a campaign from the kernel's dump.  Cursor calls that would make Linux
+dereference a NULL node were never issued.
 
 Format: zlib-compressed JSON, base64; each step is ``"OP ARGS[|HINT]=>LINUX OUTPUT"``.
 """
@@ -29,6 +31,7 @@ import zlib
 import pytest
 
 from maplecheck.model import ModelTree
+from maplecheck.properties.known import deviation_for
 
 CURSOR = {"find": "mas_find", "findr": "mas_find_range", "next": "mas_next",
           "nextr": "mas_next_range", "prev": "mas_prev", "prevr": "mas_prev_range",
@@ -49,8 +52,24 @@ def _streams() -> list[dict]:
     return json.loads(zlib.decompress(base64.b64decode("".join(_BLOB))))
 
 
+def _fake_dump(hint: str | None) -> dict:
+    """The part of the kernel tree's dump a recorded hint stands for."""
+    if hint is None:
+        return {"height": 0}
+    key, val = hint.split("=")
+    if key == "lr":
+        return {"height": 1 if val == "1" else 2}
+    if val == "none":
+        return {"height": 1}
+    return {"height": 2, "nodes": [{"pivots": [int(val)]}]}
+
+
+OPS = {"I": "insert_range", "EA": "empty_area", "EAR": "empty_area_rev", "AR": "alloc_range",
+       "ARR": "alloc_rrange"}
+
+
 def _replay_step(t: ModelTree, step: str):
-    """Apply one recorded step to the model; return (model result, Linux result) as plain data."""
+    """Apply one recorded step to the model; return (model result, Linux result, tree, deviation)."""
     cmd, out = step.split("=>")
     hint = None
     if "|" in cmd:
@@ -58,11 +77,28 @@ def _replay_step(t: ModelTree, step: str):
     op, *a = cmd.split()
     args = [int(x) for x in a]
     f = out.split()
+    if op in OPS:
+        if op == "I":
+            full = (OPS[op], 0, args[0], args[1], args[2] or None)
+        elif op in ("AR", "ARR"):
+            full = (OPS[op], 0, args[0], args[1] or None, args[2], args[3])
+        else:
+            full = (OPS[op], 0, *args)
+        dev = deviation_for(full, t, lambda: _fake_dump(hint))
+        if dev is not None:
+            linux = (int(f[0]) if op == "I" else (int(f[0]), _h(f[1])) if op in ("AR", "ARR")
+                     else (int(f[0]), _h(f[1]), _h(f[2])))
+            got = dev[1] if op == "I" else tuple(dev[1])
+            return got, linux, dev[2], dev[0].name
+    return (*_replay_model_step(t, op, args, f), t, None)
+
+
+def _replay_model_step(t: ModelTree, op: str, args: list[int], f: list[str]):
+    """The model's own answer to one recorded step, and Linux's."""
     if op == "S":
         return t.store_range(args[0], args[1], args[2] or None), int(f[0])
     if op == "I":
-        lr = hint == "lr=1"
-        return t.insert_range(args[0], args[1], args[2] or None, leaf_root=lr), int(f[0])
+        return t.insert_range(args[0], args[1], args[2] or None), int(f[0])
     if op == "E":
         return t.erase(args[0]), _e(f[0])
     if op == "R":
@@ -73,25 +109,16 @@ def _replay_step(t: ModelTree, step: str):
         return tuple(t.walk(args[0])), (_e(f[0]), _h(f[1]), _h(f[2]))
     if op == "set":
         t.mas_set(args[0])
-        return "ok", out
+        return "ok", " ".join(f)
     if op == "pause":
         t.mas_pause()
-        return "ok", out
+        return "ok", " ".join(f)
     if op in ("EA", "EAR"):
-        if op == "EAR":
-            p0 = hint.split("=")[1]
-            got = t.empty_area_rev(*args, root_pivot0=None if p0 == "none" else int(p0))
-        else:
-            got = t.empty_area(*args)
+        got = t.empty_area_rev(*args) if op == "EAR" else t.empty_area(*args)
         return tuple(got), (int(f[0]), _h(f[1]), _h(f[2]))
     if op in ("AR", "ARR"):
         size, entry, lo, hi = args
-        if op == "ARR":
-            p0 = hint.split("=")[1]
-            got = t.alloc_rrange(size, entry or None, lo, hi,
-                                 root_pivot0=None if p0 == "none" else int(p0))
-        else:
-            got = t.alloc_range(size, entry or None, lo, hi)
+        got = (t.alloc_rrange if op == "ARR" else t.alloc_range)(size, entry or None, lo, hi)
         return tuple(got), (int(f[0]), _h(f[1]))
     if op == "DUMP":
         kind = {"ptr": "entry"}.get(f[0].split("=")[1], f[0].split("=")[1])
@@ -111,8 +138,20 @@ def test_replay_linux(n: int) -> None:
     rec = _streams()[n]
     t = ModelTree(rec["flags"])
     for k, step in enumerate(rec["steps"]):
-        model, linux = _replay_step(t, step)
+        model, linux, t, _dev = _replay_step(t, step)
         assert model == linux, f"stream {n} (seed {rec['seed']}) step {k}: {step}"
+
+
+def test_recorded_deviations_are_registered_and_needed():
+    """Linux 6.12 deviated in the recordings; every deviation was one the registry names."""
+    seen: dict[str, int] = {}
+    for rec in _streams():
+        t = ModelTree(rec["flags"])
+        for step in rec["steps"]:
+            _m, _l, t, dev = _replay_step(t, step)
+            if dev:
+                seen[dev] = seen.get(dev, 0) + 1
+    assert set(seen) == {"insert-new-root-overwrites", "gap-search-unsigned-size"}, seen
 
 
 _BLOB = (

@@ -36,7 +36,7 @@ def _leaf(end, lo, hi, nulls=True):
     if hi != ULONG_MAX and n.slot[end] is None:
         n.slot[end] = 99
     if end < 15:
-        N.ma_set_meta(n, maple_leaf_64, end, 0)
+        N.ma_set_meta(n, maple_leaf_64, 0, end)
     return n
 
 

@@ -60,7 +60,7 @@ def tree_from_dump(d: dict, geo: Geometry = LINUX_64, alloc: NodeAllocator | Non
             for off, g in enumerate(n["gaps"]):
                 node.gap[off] = g
         elif end < len(node.slot) - 1:
-            ma_set_meta(node, type, end, 0)
+            ma_set_meta(node, type, 0, end)
         for off, s in enumerate(n["slots"]):
             if type == maple_leaf_64:
                 node.slot[off] = s

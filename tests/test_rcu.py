@@ -5,19 +5,24 @@ import os
 from pathlib import Path
 
 import pytest
+from kernel_mutants import mutant_tree
 
 from maplecheck.cli import main
 from maplecheck.cmd_rcu import read_rcu_trace, write_rcu_trace
 from maplecheck.impl.linux.rcu_adapter import RcuRun
 from maplecheck.impl.linux.source import kernel_source
 from maplecheck.properties.rcu import RcuCase, check_run, model_states
-from maplecheck.properties.rcu_mutants import RCU_CASES, make_rcu_mutant
+from maplecheck.properties.rcu_mutants import RCU_CASES, RCU_PATCHES
 from maplecheck.properties.rcu_worker import RcuWorker
 
 
 @pytest.fixture(scope="module")
-def stock_src() -> Path:
-    return kernel_source(os.environ.get("MAPLECHECK_LINUX_SRC"))
+def stock_src(linux_kernel) -> Path:
+    return kernel_source(kernel=linux_kernel)
+
+
+def make_rcu_mutant(stock: Path, dest: Path, name: str) -> Path:
+    return mutant_tree(stock, dest, RCU_PATCHES[name])
 
 
 def test_check_rejects_an_entry_never_stored():

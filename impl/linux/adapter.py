@@ -31,6 +31,7 @@ from maplecheck.ops import OPS, Session, TraceError
 from maplecheck.tree import (CREATE_FLAGS, Alloc, Area, MapleUsageError, MasResult, Walk,
                              check_entry, check_index, mt_attr, mt_height)
 
+from .api import API_DECODERS, API_OPCODES, LinuxApiMixin, declare_api
 from .build import build_adapter
 
 U64 = ctypes.c_uint64
@@ -44,11 +45,12 @@ OPCODES = {
     "mas_prev_range": 14, "mas_find_rev": 15, "mas_find_range_rev": 16,
     "empty_area": 17, "empty_area_rev": 18, "alloc_range": 19, "alloc_rrange": 20,
     "dup": 21, "destroy": 22,
+    **API_OPCODES,
 }
 CURSOR_OPS = {n: c - 9 for n, c in OPCODES.items() if 9 <= c <= 16}
 assert set(OPCODES) == set(OPS), "batch opcodes out of step with maplecheck.ops.OPS"
 
-ABI = 1
+ABI = 2
 
 
 def _s64(w: int) -> int:
@@ -109,11 +111,16 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
         "mc_dump": (L, [P, pU, L]),
         "mc_batch": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I, ctypes.POINTER(L)]),
         "mc_test_corrupt_pivot": (L, [P]), "mc_test_crash": (L, [I]),
+        "mc_tree_hash": (U64, [P]), "mc_ranges_hash": (U64, [P]),
+        "mc_batch_checked": (L, [pU, L, pU, ctypes.POINTER(P), ctypes.POINTER(L), L, I, L,
+                                 ctypes.POINTER(L), I, pU]),
+        "mc_validate_span": (L, [P, U64, U64]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
+    declare_api(lib)
     if lib.mc_abi() != ABI:
         raise AdapterLoadError(f"{key}: shim ABI {lib.mc_abi()} != {ABI}; rebuild")
     lib.mc_init()
@@ -167,7 +174,7 @@ def split_messages(text: str, count: int) -> list[str]:
 
 # ------------------------------------------------------------------ trees
 
-class LinuxTree:
+class LinuxTree(LinuxApiMixin):
     """One kernel maple tree (a ``struct maple_tree`` plus its cursor ``ma_state``)."""
 
     __slots__ = ("_lib", "_h", "_out", "factory")
@@ -293,6 +300,14 @@ class LinuxTree:
     def dump(self) -> dict:
         return decode_dump(self.dump_words())
 
+    def tree_hash(self) -> int:
+        """The canonical structure hash (maplecheck.hashing) computed in C."""
+        return self._lib.mc_tree_hash(self.handle)
+
+    def ranges_hash(self) -> int:
+        """The contents hash (maplecheck.hashing.ranges_hash) computed in C."""
+        return self._lib.mc_ranges_hash(self.handle)
+
     def height(self) -> int:
         return self._lib.mc_height(self.handle)
 
@@ -313,8 +328,9 @@ class LinuxFactory:
 
     name = "linux"
 
-    def __init__(self, linux_src=None, sanitize: bool = False, lib_path=None):
-        self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize)
+    def __init__(self, linux_src=None, sanitize: bool = False, lib_path=None, kernel: str | None = None):
+        self.lib_path = Path(lib_path) if lib_path else build_adapter(linux_src, sanitize=sanitize,
+                                                                      kernel=kernel)
         self.lib = load_library(self.lib_path)
 
     def create(self, flags: int = 0) -> LinuxTree:
@@ -415,6 +431,7 @@ _DECODERS = {name: (_d_ret if name in ("store_range", "insert_range", "dup") els
                     _d_area if name.startswith("empty_area") else
                     _d_alloc if name.startswith("alloc_") else _d_none)
              for name in OPS}
+_DECODERS.update(API_DECODERS)
 
 
 @dataclass
@@ -428,6 +445,40 @@ class LinuxSession(Session):
 
     def run(self, ops: Iterable[tuple]) -> list:
         return self.run_checked(ops, validate=False)[0]
+
+    #: in run_hashed, mt_validate runs in full after this many span-validated writes
+    FULL_EVERY = 256
+
+    def run_hashed(self, ops: Iterable[tuple], validate: bool = True, hashes: bool = True):
+        """Run ``ops`` in one C call (``mc_batch_checked``), checking after every write.
+
+        After each write the shim validates what the write can have changed
+        (``mc_validate_span``: every node on the written span and their
+        children, the NULL rule across it), runs ``mt_validate`` in full every
+        ``FULL_EVERY`` writes, after dup and on every written tree at the end;
+        with ``hashes`` it returns the written tree's structure hash after each
+        op (the copy's for dup; 0 for a read).  Returns ``(results, bad,
+        messages, hashes, info)``; ``info[t] = (ranges hash, height, flags)``
+        of each live tree at the end.
+        """
+        self._hashes = []
+        self._want_hashes = hashes
+        try:
+            results, bad, msgs = self.run_checked(ops, validate)
+            hashes_out = self._hashes
+        finally:
+            self._hashes = None
+        return results, bad, msgs, hashes_out, self._tree_info(bad)
+
+    def _tree_info(self, bad) -> dict:
+        """``{t: (ranges hash, height, flags)}`` of every live tree (none after a failure)."""
+        info = {}
+        if bad is None:
+            lib = self.factory.lib
+            for t, tree in self.live_trees():
+                h = tree.handle
+                info[t] = (lib.mc_ranges_hash(h), lib.mc_height(h), mt_attr(lib.mc_flags(h)))
+        return info
 
     def run_checked(self, ops: Iterable[tuple], validate: bool = True
                     ) -> tuple[list, int | None, list[str]]:
@@ -496,8 +547,15 @@ class LinuxSession(Session):
         res = (U64 * (4 * n))()
         bad = ctypes.c_long(-1)
         wbuf = (U64 * len(words)).from_buffer(words)
-        done = lib.mc_batch(wbuf, n, res, handles, ctypes.byref(ntrees), cap, 1 if validate else 0,
-                            ctypes.byref(bad))
+        want_hashes = getattr(self, "_hashes", None) is not None
+        if want_hashes:
+            hbuf = (U64 * n)()
+            done = lib.mc_batch_checked(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
+                                        2 if validate else 0, self.FULL_EVERY, ctypes.byref(bad),
+                                        1 if self._want_hashes else 0, hbuf)
+        else:
+            done = lib.mc_batch(wbuf, n, res, handles, ctypes.byref(ntrees), cap,
+                                1 if validate else 0, ctypes.byref(bad))
         # bring the Python view of the tree table in step with C
         for i in range(len(self.trees), ntrees.value):
             self.trees.append(LinuxTree(self.factory, handles[i]))
@@ -507,6 +565,8 @@ class LinuxSession(Session):
                 self.trees[i] = None
         executed = done if done >= 0 else -done - 1
         flat = res[:4 * executed]
+        if want_hashes:
+            self._hashes.extend(hbuf[:executed])
         dec = _DECODERS
         results = [dec[ops[i][0]](flat, 4 * i) for i in range(executed)]
         if done < 0:
@@ -538,8 +598,24 @@ class LinuxSession(Session):
     def validate(self, t: int) -> list[str]:
         return self.tree(t).validate()
 
+    def tree_hash(self, t: int) -> int:
+        return self.tree(t).tree_hash()
+
+    def ranges_hash(self, t: int) -> int:
+        return self.tree(t).ranges_hash()
+
     def live_nodes(self) -> int:
         return self.factory.live_nodes()
+
+    def nomem_coverage(self):
+        """Allocation-failure coverage since the last call (see shim_api.c)."""
+        from .api import coverage  # noqa: PLC0415
+        return coverage(self.factory.lib)
+
+    def last_alloc(self) -> tuple[int, int]:
+        """(store type, nodes requested) of the last caller-API write (see shim_api.c)."""
+        from .api import last_alloc  # noqa: PLC0415
+        return last_alloc(self.factory.lib)
 
 
 __all__ = ["AdapterLoadError", "LinuxFactory", "LinuxSession", "LinuxTree", "OPCODES",

@@ -32,10 +32,7 @@
  * run all of them.
  */
 
-#define CONFIG_DEBUG_MAPLE_TREE
-#define CONFIG_MAPLE_SEARCH
-#define MAPLE_32BIT (MAPLE_NODE_SLOTS > 31)
-
+/* Must come first: pulls generated/autoconf.h, which sets CONFIG_64BIT. */
 #include <linux/kconfig.h>
 
 #include <stdarg.h>
@@ -50,7 +47,8 @@
 void mc_dump_stack(void);
 #define dump_stack() mc_dump_stack()
 
-#include "shared.h"
+/* the tree's own harness configuration (debug/search options, kfree_rcu glue) */
+#include "maple-shared.h"
 #include <linux/init.h>
 #include <linux/slab.h>
 #include <linux/maple_tree.h>
@@ -104,7 +102,7 @@ struct mc_cb {
 static struct mc_co mc_co[MC_MAXCO];
 static int mc_nco;
 static int mc_cur = -1;		/* running coroutine; -1: the scheduler/outside */
-static int mc_last = -1;
+static int mc_ran_last = -1;
 static ucontext_t mc_main_ctx;
 static const void *mc_main_bottom;
 static size_t mc_main_size;
@@ -392,11 +390,11 @@ static int mc_pick(struct mc_plan *p)
 			mask |= 1u << i;
 	if (!mask)
 		return -1;
-	if ((mask & 1) && mc_last > 0 && mc_co[mc_last].points > MC_READER_PATIENCE)
+	if ((mask & 1) && mc_ran_last > 0 && mc_co[mc_ran_last].points > MC_READER_PATIENCE)
 		return 0;
 	if (!(mask & (mask - 1)))
 		return __builtin_ctz(mask);
-	dflt = (mc_last >= 0 && (mask & (1u << mc_last))) ? mc_last : __builtin_ctz(mask);
+	dflt = (mc_ran_last >= 0 && (mask & (1u << mc_ran_last))) ? mc_ran_last : __builtin_ctz(mask);
 	k = p->ndec;
 	if (k < p->nsched) {
 		c = p->sched[k];
@@ -408,8 +406,8 @@ static int mc_pick(struct mc_plan *p)
 		int best = -1;
 
 		for (i = 0; i < p->pct_depth - 1 && i < 8; i++)
-			if (p->pct_change[i] == k && mc_last >= 0)
-				p->prio[mc_last] = p->pct_depth - 1 - i;
+			if (p->pct_change[i] == k && mc_ran_last >= 0)
+				p->prio[mc_ran_last] = p->pct_depth - 1 - i;
 		for (i = 0; i < mc_nco; i++)
 			if ((mask & (1u << i)) && (best < 0 || p->prio[i] > p->prio[best]))
 				best = i;
@@ -439,7 +437,7 @@ static int mc_step(int c)
 		co->state = MC_CO_RUNNABLE;
 	}
 	mc_cur = c;
-	mc_last = c;
+	mc_ran_last = c;
 	mc_switch(&mc_main_ctx, &co->ctx, &co->asan_fake, co->stack, MC_STACK);
 	mc_cur = -1;
 	if (co->state == MC_CO_RUNNABLE &&
@@ -519,7 +517,7 @@ long mc_rcu_run(unsigned int flags, const u64w *prefix, long nprefix,
 	}
 	if (pct_depth > 0)
 		mc_pct_init(&plan, pct_seed, pct_len);
-	mc_last = -1;
+	mc_ran_last = -1;
 	while ((c = mc_pick(&plan)) >= 0) {
 		if (mc_step(c))
 			status |= c ? 1 : 2;

@@ -22,15 +22,31 @@
  *
  * Allocation-failure injection (used by dup only)
  *   - mc_dup(t, fail_at, &new): when fail_at > 0 a counter starts at 0 as the
- *     dup begins.  Every maple node requested from the node cache counts one;
- *     a bulk request for n nodes counts n.  The single request whose range of
- *     counted nodes contains the fail_at-th node fails as a whole (a bulk
- *     request is all-or-nothing and returns 0 nodes).  Requests before and
- *     after it are served normally.  Injection ends when dup returns.
- *     fail_at == 0 disables injection.
+ *     dup begins.  Every maple node requested from the node cache counts one.
+ *     A node request is one call that takes nodes from the node cache:
+ *       - a single-node allocation (mt_alloc_one: kmem_cache_alloc): 1 node;
+ *       - without sheaves (6.12): a bulk allocation (mt_alloc_bulk:
+ *         kmem_cache_alloc_bulk) of n nodes: n nodes;
+ *       - with sheaves (7.x, detected as MC_HAVE_SHEAVES): a sheaf prefill
+ *         (mt_get_sheaf: kmem_cache_prefill_sheaf) of n nodes: n nodes; a
+ *         sheaf refill (mt_refill_sheaf: kmem_cache_refill_sheaf) up to n:
+ *         the nodes it adds, n - (nodes already in the sheaf), or n when the
+ *         sheaf is replaced by a larger one; a refill the sheaf already
+ *         satisfies takes nothing and is not a request.  Taking a node out of
+ *         a sheaf the state holds (kmem_cache_alloc_from_sheaf) is not a
+ *         request: it was counted when the sheaf was filled.
+ *     The single request whose range of counted nodes contains the fail_at-th
+ *     node fails as a whole (all-or-nothing: a bulk request returns 0 nodes, a
+ *     prefill no sheaf, a refill -ENOMEM and leaves the sheaf as it was).
+ *     Requests before and after it are served normally.  Injection ends when
+ *     dup returns.  fail_at == 0 disables injection.
  *   - mc_live_nodes() reports the node cache's live object count
  *     (allocated and not yet freed), optionally after rcu_barrier() so that
- *     RCU-deferred frees have run.
+ *     RCU-deferred frees have run.  A ma_state's sheaf is returned to the
+ *     cache (freed) before every API call here returns, so nodes held in a
+ *     sheaf are never counted as leaks; nodes that are lost are.  A node the
+ *     kernel releases with kfree() (7.x: an unused single allocation) goes
+ *     back to the node cache, as the kernel's slab does.
  *
  * Validation
  *   - mc_validate() runs mt_validate() with a capturing dump_stack(): each
@@ -40,9 +56,15 @@
  *     kernel BUG and aborts the process.
  */
 
-#define CONFIG_DEBUG_MAPLE_TREE
-#define CONFIG_MAPLE_SEARCH
-#define MAPLE_32BIT (MAPLE_NODE_SLOTS > 31)
+/*
+ * The tree's own harness decides the configuration: maple-shared.h (from the
+ * tree's tools/testing/shared) sets the maple tree's debug/search options and
+ * pulls the scaffolding; its maple-shim.c (included below, after our
+ * allocation wrappers) includes lib/maple_tree.c and adds whatever glue that
+ * kernel version needs (an RCU free callback on 7.x).  build.py takes the
+ * include paths and defines from the tree's radix-tree Makefile and shared.mk
+ * and passes the detected features as MC_HAVE_* macros.
+ */
 
 /* Must come first: pulls generated/autoconf.h, which sets CONFIG_64BIT. */
 #include <linux/kconfig.h>
@@ -54,12 +76,12 @@
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
+#include <time.h>
 
 void mc_dump_stack(void);
 #define dump_stack() mc_dump_stack()
 
-#include "shared.h"
-#include <linux/init.h>
+#include "maple-shared.h"
 #include <linux/slab.h>
 #include <linux/maple_tree.h>
 
@@ -147,39 +169,98 @@ void mc_dump_stack(void)
 static long mc_fail_at;		/* 0: no injection */
 static long mc_alloc_count;	/* nodes requested since injection started */
 
+/*
+ * Count one node request of @n nodes; true when it is the request that must
+ * fail (its range of counted nodes holds the fail_at-th node).
+ */
+static bool mc_request_fails(long n)
+{
+	long first;
+
+	if (mc_fail_at <= 0 || n <= 0)
+		return false;
+	first = mc_alloc_count + 1;
+	mc_alloc_count += n;
+	return first <= mc_fail_at && mc_fail_at <= mc_alloc_count;
+}
+
 static void *mc_node_alloc(struct kmem_cache *cache, gfp_t gfp)
 {
-	if (mc_fail_at > 0) {
-		mc_alloc_count++;
-		if (mc_alloc_count == mc_fail_at)
-			return NULL;
-	}
+	if (mc_request_fails(1))
+		return NULL;
 	return kmem_cache_alloc_lru(cache, NULL, gfp);
 }
 
+#ifdef MC_HAVE_SHEAVES
+static struct slab_sheaf *mc_prefill_sheaf(struct kmem_cache *cache, gfp_t gfp,
+					   unsigned int size)
+{
+	if (mc_request_fails(size))
+		return NULL;
+	return kmem_cache_prefill_sheaf(cache, gfp, size);
+}
+
+/* the nodes a refill takes from the cache: none if the sheaf holds enough */
+static long mc_refill_count(struct slab_sheaf *sheaf, unsigned int size)
+{
+	if (kmem_cache_sheaf_size(sheaf) >= size)
+		return 0;
+	if (size > sheaf->capacity)
+		return size;	/* replaced by a new sheaf of @size nodes */
+	return size - kmem_cache_sheaf_size(sheaf);
+}
+
+static int mc_refill_sheaf(struct kmem_cache *cache, gfp_t gfp,
+			   struct slab_sheaf **sheafp, unsigned int size)
+{
+	if (mc_request_fails(mc_refill_count(*sheafp, size)))
+		return -ENOMEM;
+	return kmem_cache_refill_sheaf(cache, gfp, sheafp, size);
+}
+
+#define kmem_cache_prefill_sheaf(cache, gfp, size) mc_prefill_sheaf(cache, gfp, size)
+#define kmem_cache_refill_sheaf(cache, gfp, sheafp, size) \
+	mc_refill_sheaf(cache, gfp, sheafp, size)
+#else
 static int mc_node_alloc_bulk(struct kmem_cache *cache, gfp_t gfp, size_t size,
 			      void **list)
 {
-	if (mc_fail_at > 0) {
-		long first = mc_alloc_count + 1;
-
-		mc_alloc_count += size;
-		if (first <= mc_fail_at && mc_fail_at <= mc_alloc_count)
-			return 0;
-	}
+	if (mc_request_fails(size))
+		return 0;
 	return kmem_cache_alloc_bulk(cache, gfp, size, list);
 }
 
-#define kmem_cache_alloc(cache, gfp) mc_node_alloc(cache, gfp)
 #define kmem_cache_alloc_bulk(cache, gfp, size, list) \
 	mc_node_alloc_bulk(cache, gfp, size, list)
+#endif
+
+#define kmem_cache_alloc(cache, gfp) mc_node_alloc(cache, gfp)
+
+/*
+ * Inside the kernel file every kfree() frees a maple node (7.x frees a
+ * node it did not use that way).  The kernel's kfree returns a slab object
+ * to its cache; the scaffolding's kfree would free() it behind the node
+ * cache's back and the live-node count would never drop.  Route it back.
+ */
+static void mc_kfree_node(void *node);
+#define kfree(p) mc_kfree_node(p)
 
 /* ------------------------------------------------------------ the kernel */
 
-#include MC_KERNEL_MAPLE_TREE_C	/* lib/maple_tree.c of the kernel tree, set by build.py */
+/* the tree's tools/testing/shared/maple-shim.c, which includes its lib/maple_tree.c */
+#include MC_KERNEL_MAPLE_SHIM_C
 
 #undef kmem_cache_alloc
 #undef kmem_cache_alloc_bulk
+#undef kfree
+#undef kmem_cache_prefill_sheaf
+#undef kmem_cache_refill_sheaf
+
+static void mc_kfree_node(void *node)
+{
+	if (node)
+		kmem_cache_free(maple_node_cache, node);
+}
 
 _Static_assert(sizeof(struct maple_node) == 256, "maple node must be 256 bytes (64-bit geometry)");
 _Static_assert(MAPLE_RANGE64_SLOTS == 16, "64-bit geometry: 16 range slots");
@@ -195,16 +276,23 @@ struct mc_tree {
 
 typedef uint64_t u64w;
 
-/* the scaffolding's allocator reads this (normally defined by the test main) */
-int kmalloc_verbose;
+/* the scaffolding's allocator reads this; tools/lib/slab.c defines it where the harness links it */
+int kmalloc_verbose __attribute__((weak));
 
 static __thread int mc_registered;
 static int mc_initialised;
 
+/*
+ * Register the calling thread with liburcu once.  liburcu's registration is
+ * per thread and process-wide, shared by every adapter library loaded into
+ * the process (one per kernel version): another adapter may have registered
+ * this thread already, and registering twice aborts.
+ */
 static inline void mc_enter(void)
 {
 	if (!mc_registered) {
-		rcu_register_thread();
+		if (!URCU_TLS(rcu_reader).registered)
+			rcu_register_thread();
 		mc_registered = 1;
 	}
 }
@@ -222,7 +310,7 @@ int mc_init(void)
 int mc_abi(void)
 {
 	/* bump when a signature or encoding below changes */
-	return 1;
+	return 2;
 }
 
 static void mc_cursor_init(struct mc_tree *t)
@@ -502,7 +590,7 @@ void mc_empty_area(struct mc_tree *t, int reverse, u64w min, u64w max,
  * failed checks; *text points at the captured messages, one record per
  * failed check, records separated by '\x1e' (valid until the next call).
  */
-long mc_validate(struct mc_tree *t, const char **text)
+static void mc_capture_begin(void)
 {
 	mc_enter();
 	mc_capture_len = 0;
@@ -510,11 +598,11 @@ long mc_validate(struct mc_tree *t, const char **text)
 	mc_failures = 0;
 	mc_in_tree_dump = 0;
 	mc_capturing = 1;
-	mtree_lock(&t->mt);
-	rcu_read_lock();
-	mt_validate(&t->mt);
-	rcu_read_unlock();
-	mtree_unlock(&t->mt);
+}
+
+/* ends a capture; returns the number of failed checks */
+static long mc_capture_end(const char **text)
+{
 	mc_capturing = 0;
 	mc_in_tree_dump = 0;
 	if (text)
@@ -523,6 +611,17 @@ long mc_validate(struct mc_tree *t, const char **text)
 	if (!mc_failures && mc_capture_len)
 		return 1;
 	return mc_failures;
+}
+
+long mc_validate(struct mc_tree *t, const char **text)
+{
+	mc_capture_begin();
+	mtree_lock(&t->mt);
+	rcu_read_lock();
+	mt_validate(&t->mt);
+	rcu_read_unlock();
+	mtree_unlock(&t->mt);
+	return mc_capture_end(text);
 }
 
 /* ------------------------------------------------------------ dump */
@@ -678,8 +777,12 @@ enum {
 	OP_STORE_RANGE = 0, OP_INSERT_RANGE, OP_ERASE, OP_REPLACE, OP_SET_RCU,
 	OP_LOAD, OP_WALK, OP_MAS_SET, OP_MAS_PAUSE, OP_CURSOR0,
 	OP_EMPTY_AREA = OP_CURSOR0 + 8, OP_EMPTY_AREA_REV, OP_ALLOC_RANGE,
-	OP_ALLOC_RRANGE, OP_DUP, OP_DESTROY, OP_COUNT
+	OP_ALLOC_RRANGE, OP_DUP, OP_DESTROY, OP_COUNT,
+	OP_API_END = OP_COUNT + 10	/* the opcodes of shim_api.c */
 };
+
+static int mc_api_batch_op(struct mc_tree *t, u64w code, const u64w *op,
+			   u64w *r);
 
 static long mc_batch_run(const u64w *ops, long n, u64w *res,
 			 struct mc_tree **trees, long *ntrees, long cap,
@@ -693,7 +796,7 @@ static long mc_batch_run(const u64w *ops, long n, u64w *res,
 		u64w code = op[0], tn = op[1];
 		struct mc_tree *t, *check = NULL;
 
-		if (tn >= (u64w)*ntrees || !trees[tn] || code >= OP_COUNT)
+		if (tn >= (u64w)*ntrees || !trees[tn] || code >= OP_API_END)
 			return -(i + 1);
 		t = trees[tn];
 		r[0] = r[1] = r[2] = r[3] = 0;
@@ -765,6 +868,8 @@ static long mc_batch_run(const u64w *ops, long n, u64w *res,
 		default:
 			if (code >= OP_CURSOR0 && code < OP_CURSOR0 + 8)
 				mc_cursor(t, code - OP_CURSOR0, op[2], r);
+			else if (code >= OP_COUNT && mc_api_batch_op(t, code, op, r))
+				check = t;
 			break;
 		}
 		if (validate && check && mc_validate(check, NULL)) {
@@ -788,6 +893,38 @@ long mc_batch(const u64w *ops, long n, u64w *res, struct mc_tree **trees,
 	if (destroyed)
 		rcu_barrier();
 	return ret;
+}
+
+/*
+ * mc_batch without validation, each operation timed on its own: ns[i] is the
+ * CLOCK_MONOTONIC time operation i took (maplecheck diff's speed pass).  Same
+ * return value and table updates as mc_batch.
+ */
+long mc_batch_timed(const u64w *ops, long n, u64w *res, struct mc_tree **trees,
+		    long *ntrees, long cap, long *bad_op, u64w *ns)
+{
+	struct timespec t0, t1;
+	int destroyed = 0;
+	long i, ret;
+
+	mc_enter();
+	*bad_op = -1;
+	for (i = 0; i < n; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = mc_batch_run(ops + 6 * i, 1, res + 4 * i, trees, ntrees,
+				   cap, 0, bad_op, &destroyed);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ns[i] = (u64w)((t1.tv_sec - t0.tv_sec) * 1000000000L +
+			       (t1.tv_nsec - t0.tv_nsec));
+		if (ret < 0) {
+			ret = -(i + 1);
+			break;
+		}
+		ret = i + 1;
+	}
+	if (destroyed)
+		rcu_barrier();
+	return n ? ret : 0;
 }
 
 /* ------------------------------------------------------------ test hooks */
@@ -854,3 +991,6 @@ long mc_test_crash(int how)
 	raise(SIGSEGV);
 	return 0;
 }
+
+#include "shim_api.c"	/* the rest of the caller API */
+#include "shim_check.c"	/* per-node hashes and per-write span validation */

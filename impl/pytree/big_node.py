@@ -19,7 +19,8 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from . import node_ops as O
-from .nav import set_leaf_meta, set_meta
+from .node import ma_set_meta, mte_node_type
+from .nav import set_leaf_meta
 
 BIG_SLOTS = 36  # the kernel's 34, plus guard room for the one-past reads
 
@@ -92,7 +93,7 @@ def mas_mab_cp(mas, mas_start: int, mas_end: int, b: BigNode, mab_start: int) ->
     """
     enode = mas.node
     node = mas.tree.alloc.nodes[enode >> 8]
-    gaps = node.gap if (enode >> 3) & 0xF >= 2 and mas.tree.ma_flags & 1 else None
+    gaps = node.gap if mte_node_type(enode) >= 2 and mas.tree.ma_flags & 1 else None
     b.b_end = O.mas_mab_cp(node.pivot, node.slot, gaps, mas.max, mas_start, mas_end,
                            b.pivot, b.slot, b.gap, mab_start)
     # the copy never reads past the node, so the big node keeps its size
@@ -102,7 +103,7 @@ def mas_mab_cp(mas, mas_start: int, mas_end: int, b: BigNode, mab_start: int) ->
 def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, mas, new_max: bool) -> None:
     """Copy b[mab_start..mab_end] (stopping at a zero pivot) into the fresh node mas.node."""
     enode = mas.node
-    type = (enode >> 3) & 0xF
+    type = mte_node_type(enode)
     node = mas.tree.alloc.nodes[enode >> 8]
     slots = node.slot
     pivots = node.pivot
@@ -137,7 +138,7 @@ def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, mas, new_max: bool) -> 
             if g > max_gap:
                 offset = j
                 max_gap = g
-        set_meta(node, type, end, offset)
+        ma_set_meta(node, type, offset, end)
     else:
         set_leaf_meta(node, end)
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 from maplecheck.tree import EINVAL, ENOMEM, MAX, mt_attr
 
 from .mtree import MapleTree
-from .node import ma_data_end
+from .node import mte_node_type, ma_data_end
 from .node_ops import dup_child_enode, dup_parent_word
 
 __all__ = ["mt_dup", "mtree_dup", "mas_dup_free", "TreeLock", "tree_lock", "LOCK_TRACE"]
@@ -87,7 +87,7 @@ def _dup_build(src: MapleTree, new: MapleTree):
     snodes = src.alloc.nodes
     nnodes = alloc.nodes
     senode = root & ~2  # mte_safe_root
-    nenode = alloc.alloc((senode >> 3) & 0xF)
+    nenode = alloc.alloc(mte_node_type(senode))
     if nenode is None:
         return -ENOMEM, None, None
     new_root = nenode
@@ -102,11 +102,11 @@ def _dup_build(src: MapleTree, new: MapleTree):
         nnode = nnodes[nenode >> 8]
         nnode.copy_from(snode)  # mas_copy_node: the whole node ...
         nnode.parent = dup_parent_word(snode.parent, parent_addr)  # ... with the new parent
-        stype = (senode >> 3) & 0xF
+        stype = mte_node_type(senode)
         if stype >= 2:  # internal: mas_dup_alloc
             end = ma_data_end(snode, stype, smax)
             sslots = snode.slot
-            kids = alloc.alloc_bulk([(sslots[i] >> 3) & 0xF for i in range(end + 1)])
+            kids = alloc.alloc_bulk([mte_node_type(sslots[i]) for i in range(end + 1)])
             nslots = nnode.slot
             if kids is None:
                 for i in range(end + 1):
@@ -171,7 +171,7 @@ def mas_dup_free(new: MapleTree, path, failed: int) -> None:
                 piv = node.pivot
                 cmax = piv[offset] if offset < len(piv) else cmax
                 cur = node.slot[offset]
-                t = (cur >> 3) & 0xF
+                t = mte_node_type(cur)
                 offset = ma_data_end(nodes[cur >> 8], t, cmax)
                 if t < 2:
                     break
@@ -180,7 +180,7 @@ def mas_dup_free(new: MapleTree, path, failed: int) -> None:
             cmax = maxes.pop()
         node = nodes[cur >> 8]
         slots = node.slot
-        count = ma_data_end(node, (cur >> 3) & 0xF, cmax) + 1
+        count = ma_data_end(node, mte_node_type(cur), cmax) + 1
         for i in range(count):
             slots[i] &= ~0xFF
         for i in range(count):  # mt_free_bulk

@@ -28,9 +28,9 @@ from maplecheck.tree import (EBUSY, EINVAL, MA_ERROR, MA_NONE, MA_ROOT, MA_START
                              MAX, MT_FLAGS_ALLOC_WRAPPED, mt_is_reserved)
 
 from . import node_ops as O
-from .gaps_update import ma_max_gap
-from .iterate import mas_ascend
-from .node import MAPLE_NODE_SLOTS, ma_data_end, mas_safe_pivot, maple_arange_64
+from .gaps_update import ma_max_gap, mas_leaf_max_gap, mas_max_gap
+from .nav import mas_ascend, mas_data_end
+from .node import mte_node_type, MAPLE_NODE_SLOTS, ma_data_end, mas_safe_pivot, maple_arange_64
 from .state import MaState
 from .walk import mas_start
 
@@ -45,67 +45,11 @@ def _node(mas: MaState):
     return mas.tree.alloc.nodes[mas.node >> 8]
 
 
-def _type(enode: int) -> int:
-    return (enode >> 3) & 0xF
-
-
 def _is_root_enode(mas: MaState, enode: int) -> bool:
     return bool(mas.tree.alloc.nodes[enode >> 8].parent & 1)
 
 
-def _safe_min(mas: MaState, pivots, offset: int) -> int:
-    if offset:
-        if offset > len(pivots):
-            # One past a full node: C reads the word after the pivots (slot 0);
-            # the value is never used on that path.
-            return 0
-        return pivots[offset - 1] + 1
-    return mas.min
-
-
-def _mas_data_end(mas: MaState) -> int:
-    """mas_data_end(): data end of mas.node (0 for a dead range/leaf node)."""
-    node = _node(mas)
-    type = _type(mas.node)
-    if type == maple_arange_64:
-        return node.meta_end
-    if (node.parent & ~0xFF) == (mas.node & ~0xFF):
-        return 0
-    return ma_data_end(node, type, mas.max)
-
-
 # ------------------------------------------------------------------ gap values
-
-def mas_leaf_max_gap(mas: MaState) -> int:
-    """mas_leaf_max_gap(): the largest NULL range in the leaf at mas.node.
-
-    ``mas.min``/``mas.max`` must be the leaf's limits.  A NULL slot 0 counts
-    from the leaf min; a NULL last slot counts only in the right-most leaf
-    (max == MAX), measured as ``MAX - pivot[end-1]``; after a NULL slot the
-    next one is skipped, as two NULLs never sit side by side.  That rule is
-    the proven :func:`.node_ops.leaf_max_gap`; only the one-slot case is
-    answered here.  ``ma_max_gap`` is the write path's (:mod:`.gaps_update`).
-    """
-    node = _node(mas)
-    type = _type(mas.node)
-    slots = node.slot
-    pivots = node.pivot
-    end = ma_data_end(node, type, mas.max)
-    if end == 0:
-        # One slot only (a root leaf holding [0, MAX]); C would index past the
-        # node here.  The natural answer: the slot's size if NULL, else 0.
-        return 0 if slots[0] is not None else (mas.max - mas.min + 1) & MAX
-    return O.leaf_max_gap(pivots, slots, end, mas.min, mas.max)
-
-
-def mas_max_gap(mas: MaState) -> int:
-    """mas_max_gap(): the largest gap under mas.node (leaf: computed; arange: gap[meta_gap])."""
-    type = _type(mas.node)
-    if type < 2:
-        return mas_leaf_max_gap(mas)
-    node = _node(mas)
-    return node.gap[node.meta_gap]
-
 
 # ------------------------------------------------------------------ forward search
 
@@ -117,13 +61,13 @@ def _mas_anode_descend(mas: MaState, size: int) -> bool:
     search moved down a level (offset 0) or ran off the end of a non-root node.
     """
     enode = mas.node
-    type = _type(enode)
+    type = mte_node_type(enode)
     node = _node(mas)
     pivots = node.pivot
     slots = node.slot
     gaps = node.gap
     offset = mas.offset
-    lo = _safe_min(mas, pivots, offset)
+    lo = O.safe_min(pivots, offset, mas.min)
     data_end = ma_data_end(node, type, mas.max)
     found = False
     leaf = type < 2
@@ -168,12 +112,12 @@ def _mas_skip_node(mas: MaState) -> bool:
         return False
     while True:
         if _is_root_enode(mas, mas.node):
-            if mas.offset >= _mas_data_end(mas):
+            if mas.offset >= mas_data_end(mas):
                 mas.set_err(-EBUSY)
                 return False
         else:
             mas_ascend(mas)
-        if not mas.offset >= _mas_data_end(mas):
+        if not mas.offset >= mas_data_end(mas):
             break
     mas.offset += 1
     return True
@@ -235,8 +179,8 @@ def mas_empty_area(mas: MaState, min: int, max: int, size: int) -> int:
     if offset == MAPLE_NODE_SLOTS:
         return -EBUSY
     node = _node(mas)
-    type = _type(mas.node)
-    lo = _safe_min(mas, node.pivot, offset)
+    type = mte_node_type(mas.node)
+    lo = O.safe_min(node.pivot, offset, mas.min)
     if mas.index < lo:
         mas.index = lo
     mas.last = mas.index + size - 1
@@ -272,16 +216,16 @@ def _mas_rev_awalk(mas: MaState, size: int):
     if mas.status == MA_ERROR:
         return True, None, None
     enode = mas.node
-    type = _type(enode)
+    type = mte_node_type(enode)
     node = _node(mas)
     pivots = node.pivot
     slots = node.slot
     gaps = node.gap
     offset = mas.offset
-    lo = _safe_min(mas, pivots, offset)
+    lo = O.safe_min(pivots, offset, mas.min)
     while mas.last < lo:
         offset -= 1
-        lo = _safe_min(mas, pivots, offset)
+        lo = O.safe_min(pivots, offset, mas.min)
     hi = mas_safe_pivot(node, offset, mas.max)
     gap = 0
     ascend = False
@@ -300,14 +244,14 @@ def _mas_rev_awalk(mas: MaState, size: int):
                     break
                 offset -= 2
                 hi = pivots[offset]
-                lo = _safe_min(mas, pivots, offset)
+                lo = O.safe_min(pivots, offset, mas.min)
                 continue
         if not offset:
             ascend = True
             break
         offset -= 1
         hi = lo - 1
-        lo = _safe_min(mas, pivots, offset)
+        lo = O.safe_min(pivots, offset, mas.min)
 
     if ascend:
         if not _is_root_enode(mas, mas.node):
@@ -326,7 +270,7 @@ def _mas_rev_awalk(mas: MaState, size: int):
     mas.node = slots[offset]
     mas.min = lo
     mas.max = hi
-    mas.offset = _mas_data_end(mas)
+    mas.offset = mas_data_end(mas)
     return False, None, None
 
 
@@ -348,7 +292,7 @@ def mas_empty_area_rev(mas: MaState, min: int, max: int, size: int) -> int:
     elif mas.offset >= 2:
         mas.offset -= 2
     else:
-        mas.offset = _mas_data_end(mas)
+        mas.offset = mas_data_end(mas)
 
     mas.index = min
     mas.last = max
@@ -373,7 +317,7 @@ def mas_empty_area_rev(mas: MaState, min: int, max: int, size: int) -> int:
     if gmax < mas.last:
         mas.last = gmax
     mas.index = mas.last - size + 1
-    mas.end = _mas_data_end(mas)
+    mas.end = mas_data_end(mas)
     return 0
 
 

@@ -16,39 +16,28 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
+from . import node_ops as O
 from .nav import internal_type
-from .node import ma_data_end
+from .node import mte_node_type, ma_data_end
 
 
 def mas_leaf_max_gap(mas) -> int:
-    node = mas.tree.alloc.nodes[mas.node >> 8]
-    slots = node.slot
-    pivots = node.pivot
-    max_gap = 0
-    if not slots[0]:
-        max_gap = (pivots[0] - mas.min + 1) & MAX
-        i = 2
-    else:
-        i = 1
-    end = ma_data_end(node, (mas.node >> 3) & 0xF, mas.max)
-    if end == 0:  # a one-slot leaf (only the root can be one)
-        return max_gap
-    max_piv = end - 1
-    if mas.max == MAX and not slots[max_piv + 1]:
-        gap = MAX - pivots[max_piv]
-        if gap > max_gap:
-            max_gap = gap
-        if max_gap > pivots[max_piv] - mas.min:
-            return max_gap
-    while i <= max_piv:
-        if slots[i]:
-            i += 1
-            continue
-        gap = pivots[i] - pivots[i - 1]
-        if gap > max_gap:
-            max_gap = gap
-        i += 2
-    return max_gap
+    """The largest gap of the leaf at mas (limits mas.min, mas.max)."""
+    return ma_leaf_max_gap(mas.tree.alloc.nodes[mas.node >> 8], mte_node_type(mas.node),
+                           mas.min, mas.max)
+
+
+def ma_leaf_max_gap(node, type: int, min: int, max: int) -> int:
+    """ma_leaf_max_gap(): the largest NULL range of a leaf spanning [min, max].
+
+    The rule is the proven :func:`.node_ops.leaf_max_gap`; only the one-slot
+    leaf (a root holding [0, MAX], where C would read past the node) is
+    answered here: the slot's size if NULL, else 0.
+    """
+    end = ma_data_end(node, type, max)
+    if end == 0:
+        return 0 if node.slot[0] is not None else (max - min + 1) & MAX
+    return O.leaf_max_gap(node.pivot, node.slot, end, min, max)
 
 
 def ma_max_gap(node) -> tuple[int, int]:
@@ -67,7 +56,7 @@ def ma_max_gap(node) -> tuple[int, int]:
 
 
 def mas_max_gap(mas) -> int:
-    if (mas.node >> 3) & 0xF < 2:
+    if mte_node_type(mas.node) < 2:
         return mas_leaf_max_gap(mas)
     node = mas.tree.alloc.nodes[mas.node >> 8]
     return node.gap[node.meta_gap]

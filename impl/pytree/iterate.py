@@ -27,9 +27,10 @@ from __future__ import annotations
 from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
                              MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY)
 
-from .node import (MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
+from .node import (mte_node_type, MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
                    ma_data_end, mas_safe_pivot)
 from .state import MaState
+from . import node_ops as O
 from .nav import mas_ascend
 from .walk import mas_state_walk, mas_walk
 
@@ -86,13 +87,6 @@ def _parent_type(mas: MaState, node) -> int:
     if p & 0xFF & ~0xF8 == MAPLE_PARENT_RANGE64:
         return maple_arange_64 if mas.tree.ma_flags & 1 else maple_range_64
     return 0
-
-
-def _safe_min(mas: MaState, pivots, offset: int) -> int:
-    """mas_safe_min(): the first index covered by ``offset``."""
-    if offset:
-        return pivots[offset - 1] + 1
-    return mas.min
 
 
 def _npivots(node) -> int:
@@ -156,7 +150,7 @@ def mas_prev_node(mas: MaState, min: int) -> int:
             return 1
         mas.node = enode = child
         node = nodes[enode >> 8]
-        offset = ma_data_end(node, (enode >> 3) & 0xF, max_)
+        offset = ma_data_end(node, mte_node_type(enode), max_)
         if _dead(node, enode):
             return 1
 
@@ -185,7 +179,7 @@ def _prev_node_none(mas: MaState, node, enode: int) -> int:
 
 def _mas_data_end(node, enode: int, max_: int) -> int:
     """mas_data_end(): ma_data_end, but 0 for a dead range/leaf node."""
-    type = (enode >> 3) & 0xF
+    type = mte_node_type(enode)
     if type == maple_arange_64:
         return node.meta_end
     if _dead(node, enode):
@@ -209,7 +203,7 @@ def mas_prev_slot(mas: MaState, min: int, empty: bool):
         if _rewalk_if_dead(mas, node, enode, save_point):
             continue
         if mas.min <= min:
-            pivot = _safe_min(mas, pivots, mas.offset)
+            pivot = O.safe_min(pivots, mas.offset, mas.min)
             if _rewalk_if_dead(mas, node, enode, save_point):
                 continue
             if pivot <= min:
@@ -221,7 +215,7 @@ def mas_prev_slot(mas: MaState, min: int, empty: bool):
             if mas.offset:
                 mas.offset -= 1
                 mas.last = (mas.index - 1) & MAX
-                mas.index = _safe_min(mas, pivots, mas.offset)
+                mas.index = O.safe_min(pivots, mas.offset, mas.min)
             else:
                 if mas.index <= min:
                     mas.status = MA_UNDERFLOW
@@ -279,7 +273,7 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         level += 1
         enode = mas.node
         node = nodes[enode >> 8]
-        mt = (enode >> 3) & 0xF
+        mt = mte_node_type(enode)
         node_end = ma_data_end(node, mt, mas.max)
         if _dead(node, enode):
             return 1
@@ -296,13 +290,13 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         level -= 1
         mas.node = enode = child
         node = nodes[enode >> 8]
-        mt = (enode >> 3) & 0xF
+        mt = mte_node_type(enode)
         child = node.slot[0]
         if _dead(node, enode):
             return 1
     mas.max = mas_safe_pivot(node, mas.offset, mas.max)
     cnode = nodes[child >> 8]
-    mas.end = ma_data_end(cnode, (child >> 3) & 0xF, mas.max)
+    mas.end = ma_data_end(cnode, mte_node_type(child), mas.max)
     if _dead(node, enode):
         return 1
     mas.node = child

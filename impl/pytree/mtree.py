@@ -7,15 +7,18 @@ from maplecheck.tree import (MT_FLAGS_ALLOC_RANGE, MT_FLAGS_HEIGHT_MASK, MT_FLAG
                              MT_FLAGS_USE_RCU, xa_is_node)
 
 from .alloc import NodeAllocator
+from .profile import is_v7
 from .node import maple_arange_64, maple_range_64, mte_safe_root
 
 
 class MapleTree:
     """``ma_root`` is None (empty), a bare entry (the root pointer), or ``enode | 2``."""
 
-    __slots__ = ("ma_root", "ma_flags", "addr", "alloc")
+    __slots__ = ("ma_root", "ma_flags", "addr", "alloc", "profile", "v7")
 
-    def __init__(self, alloc: NodeAllocator, flags: int = 0) -> None:
+    def __init__(self, alloc: NodeAllocator, flags: int = 0, profile: str = "6.12") -> None:
+        self.profile = profile
+        self.v7 = is_v7(profile)  # the 7.3 write path (see profile.py)
         self.ma_root = None
         self.ma_flags = flags
         self.addr = alloc.new_tree_addr()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import MapleNode, ma_data_end, maple_arange_64, maple_range_64
+from .node import mte_node_type, MapleNode, ma_parent_slot, ma_data_end, maple_arange_64, maple_range_64
 
 # ------------------------------------------------------------------ node words
 
@@ -36,10 +36,7 @@ def mte_is_root(mas, enode) -> bool:
 
 
 def mte_parent_slot(mas, enode) -> int:
-    p = mas.tree.alloc.nodes[enode >> 8].parent
-    if p & 1:
-        return 0
-    return (p & 0xFC) >> 3
+    return ma_parent_slot(mas.tree.alloc.nodes[enode >> 8].parent)
 
 
 def mte_parent_enode(mas, enode) -> int:
@@ -72,28 +69,15 @@ def set_leaf_meta(node, end: int) -> None:
         node.slot[-1] = end or None  # {end, gap 0}; a zero word is a NULL slot
 
 
-def set_meta(node, type: int, end: int, gap: int) -> None:
-    """ma_set_meta() with a NULL slot standing for the all-zero overlay word."""
-    if type == maple_arange_64:
-        node.meta_end = end
-        node.meta_gap = gap
-    else:
-        node.slot[-1] = (end | (gap << 8)) or None
-
-
 def mas_data_end(mas) -> int:
     enode = mas.node
     node = mas.tree.alloc.nodes[enode >> 8]
-    type = (enode >> 3) & 0xF
+    type = mte_node_type(enode)
     if type == maple_arange_64:
         return node.meta_end
     if (node.parent & ~0xFF) == (enode & ~0xFF):
         return 0
     return ma_data_end(node, type, mas.max)
-
-
-def safe_pivot(pivots, offset: int, max_: int) -> int:
-    return pivots[offset] if offset < len(pivots) else max_
 
 
 # ------------------------------------------------------------------ moving
@@ -196,7 +180,7 @@ def mas_find_child(mas, child) -> bool:
     enode = mas.node
     node = nodes[enode >> 8]
     addr = enode & ~0xFF
-    end = ma_data_end(node, (enode >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, mte_node_type(enode), mas.max)
     slots = node.slot
     for offset in range(mas.offset, end + 1):
         entry = slots[offset]
@@ -213,7 +197,7 @@ def mas_find_child(mas, child) -> bool:
 def mas_adopt_children(mas, parent) -> None:
     nodes = mas.tree.alloc.nodes
     node = nodes[parent >> 8]
-    end = ma_data_end(node, (parent >> 3) & 0xF, mas.max)
+    end = ma_data_end(node, mte_node_type(parent), mas.max)
     base = (parent & ~0xFF) | 6
     slots = node.slot
     for offset in range(end, -1, -1):
@@ -223,22 +207,24 @@ def mas_adopt_children(mas, parent) -> None:
 # ------------------------------------------------------------------ publishing
 
 
-def mas_put_in_tree(mas, old_enode) -> None:
-    """Publish mas.node in place of old_enode (parent slot or the root), then mark the old dead."""
+def mas_put_in_tree(mas, old_enode, new_height: int | None = None) -> None:
+    """Publish mas.node in place of old_enode (parent slot or the root), then mark the old dead.
+
+    A new root sets the tree's height: ``new_height`` (7.3) or the state's depth (6.12)."""
     tree = mas.tree
     node = tree.alloc.nodes[mas.node >> 8]
     if node.parent & 1:
         node.parent = tree.addr | 1
         tree.ma_root = mas.node | 2
-        tree.mt_set_height(mas.depth)
+        tree.mt_set_height(mas.depth if new_height is None else new_height)
     else:
         p = node.parent
         tree.alloc.nodes[p >> 8].slot[(p & 0xFC) >> 3] = mas.node
     mte_set_node_dead(mas, old_enode)
 
 
-def mas_replace_node(mas, old_enode) -> None:
-    mas_put_in_tree(mas, old_enode)
+def mas_replace_node(mas, old_enode, new_height: int | None = None) -> None:
+    mas_put_in_tree(mas, old_enode, new_height)
     mas_free(mas, old_enode)
 
 
@@ -246,14 +232,25 @@ def mas_replace_node(mas, old_enode) -> None:
 
 
 def mas_node_count(mas, count: int) -> bool:
-    """Make sure the pool holds ``count`` nodes; False (and nothing taken) on -ENOMEM."""
+    """Make sure the pool holds ``count`` nodes; False on -ENOMEM (the pool keeps what it got)."""
     pool = mas.alloc
     if pool is None:
         pool = mas.alloc = []
     need = count - len(pool)
     if need <= 0:
         return True
-    got = mas.tree.alloc.alloc_bulk([maple_range_64] * need)
+    alloc = mas.tree.alloc
+    if not pool:
+        # Linux's mas_alloc_nodes: one node first (it heads the state's list), then the
+        # rest in bulk; the first stays in the pool when the bulk request is refused
+        head = alloc.alloc(maple_range_64)
+        if head is None:
+            return False
+        pool.append(head)
+        need -= 1
+        if not need:
+            return True
+    got = alloc.alloc_bulk([maple_range_64] * need)
     if got is None:
         return False
     pool.extend(got)
@@ -314,9 +311,9 @@ def mte_destroy_walk(mas_or_tree, enode) -> None:
         node = nodes[e >> 8]
         if node is None:
             raise AssertionError(f"destroy walk met freed node {e & ~0xFF:#x}")
-        if (e >> 3) & 0xF >= 2:
+        if mte_node_type(e) >= 2:
             for s in node.slot:
-                if not s or not (s & ~0xFF) or not ((s >> 3) & 0xF):
+                if not s or not (s & ~0xFF) or not mte_node_type(s):
                     break
                 stack.append(s)
         node.parent = e & ~0xFF

@@ -24,8 +24,9 @@ last slot as ``end | gap << 8`` and is trusted only while the node is not full
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-from maplecheck.properties.logic import If
+from maplecheck.logic import If
 
 # enum maple_type
 maple_dense, maple_leaf_64, maple_range_64, maple_arange_64 = range(4)
@@ -58,15 +59,15 @@ class Geometry:
     range_slots: int = 16
     arange_slots: int = 10
 
-    @property
+    @cached_property
     def slots(self) -> tuple[int, int, int, int]:
         return (31, self.range_slots, self.range_slots, self.arange_slots)
 
-    @property
+    @cached_property
     def pivots(self) -> tuple[int, int, int, int]:
         return (0, self.range_slots - 1, self.range_slots - 1, self.arange_slots - 1)
 
-    @property
+    @cached_property
     def min_slots(self) -> tuple[int, int, int, int]:
         r = max(1, self.range_slots // 2 - 2)
         a = max(1, self.arange_slots // 2 - 1)
@@ -247,13 +248,16 @@ def ma_meta_gap(node: MapleNode, type: int) -> int:
     return _meta_byte(node.slot[-1], 1)
 
 
-def ma_set_meta(node: MapleNode, type: int, end: int, gap: int) -> None:
-    """Record ``{end, gap}``: the arange meta field, or the last-slot overlay."""
+def ma_set_meta(node: MapleNode, type: int, offset: int, end: int) -> None:
+    """ma_set_meta(mn, mt, offset, end), the kernel's argument order: record the data
+    ``end`` and the largest gap's ``offset`` in the arange meta field or the
+    last-slot overlay (an all-zero overlay word is a NULL slot)."""
     if type == maple_arange_64:
         node.meta_end = end
-        node.meta_gap = gap
+        node.meta_gap = offset
     else:
-        node.slot[-1] = ma_meta_pack(end, gap)
+        word = ma_meta_pack(end, offset)
+        node.slot[-1] = (word or None) if isinstance(word, int) else word
 
 
 def ma_data_end(node: MapleNode, type: int, max: int) -> int:

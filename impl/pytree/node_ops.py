@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from maplecheck.properties.logic import And, If, Implies, Not, Or
+from maplecheck.logic import And, If, Implies, Not, Or
 
 from .node import ULONG_MAX, ma_meta_pack
 
@@ -59,8 +59,14 @@ def is_null(x):
 # ------------------------------------------------------------------ node reads
 
 def safe_min(pivots, offset: int, min):
-    """The first index of slot ``offset``: the node min, or the previous pivot + 1."""
-    return min if offset == 0 else pivots[offset - 1] + 1
+    """mas_safe_min(): the first index of slot ``offset``: the node min, or the
+    previous pivot + 1.  One past a full node C reads the word after the pivots
+    (slot 0); no path uses that value, 0 stands for it."""
+    if offset == 0:
+        return min
+    if type(offset) is int and offset > len(pivots):
+        return 0
+    return pivots[offset - 1] + 1
 
 
 def safe_pivot(pivots, offset: int, max):
@@ -156,12 +162,15 @@ class LeafWrite(NamedTuple):
 
 
 def leaf_write_setup(pivots, slots, end: int, offset: int, index, last, entry, min, max,
-                     min_slots: int, nslots: int, is_root: bool, rcu: bool, bulk: bool = False):
+                     min_slots: int, nslots: int, is_root: bool, rcu: bool, bulk: bool = False,
+                     v7: bool = False):
     """From the walk's slot ``offset`` (the slot holding ``index``) to the store type.
 
     mas_wr_end_piv, mas_wr_extend_null for a NULL entry, mas_wr_new_end, then
     the classification of mas_wr_store_type in the kernel's order.  The write
-    must not be spanning (:func:`is_span_wr`).
+    must not be spanning (:func:`is_span_wr`).  ``v7``: the 7.3 choice (bulk
+    mode no longer blocks a rebalance; an under-full root outside RCU mode may
+    still append or slot-store).
     """
     r_min = safe_min(pivots, offset, min)
     r_max = safe_pivot(pivots, offset, max)
@@ -176,7 +185,14 @@ def leaf_write_setup(pivots, slots, end: int, offset: int, index, last, entry, m
     elif br(index == 0) and br(last == ULONG_MAX):
         st = WR_NEW_ROOT
     elif new_end < min_slots:
-        st = WR_REBALANCE if (not is_root and not bulk) else WR_NODE_STORE
+        if not is_root and (v7 or not bulk):
+            st = WR_REBALANCE
+        elif v7 and not rcu and offset == end:
+            st = WR_APPEND
+        elif v7 and not rcu and new_end == end and offset_end - offset == 1:
+            st = WR_SLOT_STORE
+        else:
+            st = WR_NODE_STORE
     elif new_end >= nslots:
         st = WR_SPLIT_STORE
     elif not rcu and offset == end:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
+from .node import mte_node_type
 from .big_node import (geo_min_slots, geo_slots, mab_calc_split, mab_mas_cp, mab_shift_right,
                        mas_mab_cp)
 from .nav import (mas_ascend, mas_data_end, mas_descend, mas_next_sibling, mas_pop_node,
@@ -30,7 +31,7 @@ MA_ACTIVE = 0
 
 
 def _type(enode) -> int:
-    return (enode >> 3) & 0xF
+    return mte_node_type(enode)
 
 
 def mas_is_root_limits(mas) -> bool:

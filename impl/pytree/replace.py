@@ -25,7 +25,7 @@ from __future__ import annotations
 from maplecheck.tree import EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_ROOT, MAX, xa_is_advanced
 
 from .mtree import MapleTree
-from .node import ma_data_end, ma_set_meta, maple_leaf_64
+from .node import mte_node_type, ma_data_end, ma_set_meta, maple_leaf_64
 from .node_ops import exact_fit_layout, safe_min, safe_pivot
 from .state import MaState
 from .walk import mas_walk
@@ -43,7 +43,7 @@ def mas_replace_entry(mas: MaState, entry) -> int:
     if entry is None or xa_is_advanced(entry):
         return -EINVAL
     enode = mas.node
-    if mas.status != MA_ACTIVE or enode is None or (enode >> 3) & 0xF >= 2:
+    if mas.status != MA_ACTIVE or enode is None or mte_node_type(enode) >= 2:
         return -ENOENT
     node = mas.tree.alloc.nodes[enode >> 8]
     if node is None or (node.parent & ~0xFF) == (enode & ~0xFF):  # freed or dead
@@ -108,7 +108,7 @@ def _root_expand_0(tree: MapleTree, entry) -> int:
     node.slot[0] = entry
     node.pivot[0] = 0
     node.pivot[1] = MAX
-    ma_set_meta(node, maple_leaf_64, 1, 0)
+    ma_set_meta(node, maple_leaf_64, 0, 1)
     tree.mt_set_height(1)
     tree.ma_root = enode | 2
     return 0

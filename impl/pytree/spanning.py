@@ -59,6 +59,8 @@ def mas_extend_spanning_null(l_wr: WrState, r_wr: WrState) -> None:
         else:
             l_mas.index = l_mas.min
         l_mas.offset = l_slot - 1
+        if l_mas.tree.v7:
+            l_wr.r_min = l_mas.index
     if not r_wr.content:
         if r_mas.last < r_wr.r_max:
             r_mas.last = r_wr.r_max
@@ -74,12 +76,10 @@ def mas_extend_spanning_null(l_wr: WrState, r_wr: WrState) -> None:
         r_mas.offset += 1
 
 
-def mas_wr_spanning_store(wr: WrState) -> None:
+def spanning_right(wr: WrState) -> WrState:
+    """The right side of a spanning store: a copy of the state walked to the leaf
+    holding last + 1 (last itself at MAX), then given the range [last, last]."""
     mas = wr.mas
-    if not mas.index and mas.last == MAX:
-        mas_new_root(mas, wr.entry)
-        return
-    height = mas.tree.mt_height()
     r_mas = mas.copy()
     if r_mas.last != MAX:
         r_mas.last += 1
@@ -87,6 +87,17 @@ def mas_wr_spanning_store(wr: WrState) -> None:
     r_wr = WrState(r_mas, wr.entry)
     mas_wr_walk_index(r_wr)
     r_mas.last = r_mas.index = mas.last
+    return r_wr
+
+
+def mas_wr_spanning_store(wr: WrState) -> None:
+    mas = wr.mas
+    if not mas.index and mas.last == MAX:
+        mas_new_root(mas, wr.entry)
+        return
+    height = mas.tree.mt_height()
+    r_wr = spanning_right(wr)
+    r_mas = r_wr.mas
 
     l_mas = mas.copy()
     l_wr = WrState(l_mas, wr.entry)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from . import node_ops as O
+from .node import mte_node_type
 from .big_node import (geo_min_slots, geo_slots, mab_calc_split, mab_mas_cp, mab_shift_right,
                        mas_mab_cp)
 from .gaps_update import mas_max_gap
@@ -91,9 +92,9 @@ def mast_fill_bnode(mast: Mast, mas, skip: int) -> None:
     if b.pivot[b.b_end - 1] == mas.max:
         cp = False
     if cp:
-        mas_mab_cp(mas, split + skip, geo_slots(mas, (mas.node >> 3) & 0xF) - 1, b, b.b_end)
+        mas_mab_cp(mas, split + skip, geo_slots(mas, mte_node_type(mas.node)) - 1, b, b.b_end)
     b.b_end -= 1
-    b.type = (mas.node >> 3) & 0xF
+    b.type = mte_node_type(mas.node)
 
 
 def mast_split_data(mast: Mast, mas, split: int) -> None:
@@ -105,7 +106,7 @@ def mast_split_data(mast: Mast, mas, split: int) -> None:
     mast.l.offset = mte_parent_slot(mas, mas.node)
     mast.l.max = b.pivot[split]
     mast.r.min = mast.l.max + 1
-    if (mas.node >> 3) & 0xF < 2:
+    if mte_node_type(mas.node) < 2:
         return
     p_slot = mast.orig_l.offset
     p_slot = mas_set_split_parent(mast.orig_l, mast.l.node, mast.r.node, p_slot, split)
@@ -124,7 +125,7 @@ def mas_push_data(mas, height: int, mast: Mast, left: bool) -> bool:
         return False
     end = mas_data_end(tmp)
     slot_total += end
-    slot_count = geo_slots(mas, (mas.node >> 3) & 0xF)
+    slot_count = geo_slots(mas, mte_node_type(mas.node))
     space = 2 * slot_count - 2
     if b.type < 2:
         space -= 1

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from .node import mte_node_type
 from .gaps_update import mas_update_gap
 from .nav import (mas_adopt_children, mas_find_child, mas_free, mas_put_in_tree,
                   mte_destroy_walk, mte_set_node_dead)
@@ -39,12 +40,12 @@ def mas_topiary_node(mas, tmp, in_rcu: bool) -> None:
     mas_free(mas, enode)
 
 
-def mas_topiary_replace(mas, old_enode) -> None:
-    mas_put_in_tree(mas, old_enode)
+def mas_topiary_replace(mas, old_enode, new_height: int | None = None) -> None:
+    mas_put_in_tree(mas, old_enode, new_height)
     tmp = [mas.copy(), _none(mas), _none(mas)]
     tmp[0].offset = 0
     tmp_next = [MaState(mas.tree), MaState(mas.tree), MaState(mas.tree)]
-    while (tmp[0].node >> 3) & 0xF >= 2:
+    while mte_node_type(tmp[0].node) >= 2:
         n = 0
         for i in range(3):
             if tmp[i].status == MA_NONE:
@@ -63,7 +64,7 @@ def mas_topiary_replace(mas, old_enode) -> None:
         for i in range(3):
             tmp[i].assign(tmp_next[i])
 
-    if (old_enode >> 3) & 0xF < 2:
+    if mte_node_type(old_enode) < 2:
         mas_free(mas, old_enode)
         return
 
@@ -96,7 +97,7 @@ def mas_topiary_replace(mas, old_enode) -> None:
         for i in range(3):
             mas_topiary_node(mas, tmp[i], in_rcu)
             tmp[i].assign(tmp_next[i])
-        if (tmp[0].node >> 3) & 0xF < 2:
+        if mte_node_type(tmp[0].node) < 2:
             break
     for i in range(3):
         mas_topiary_node(mas, tmp[i], in_rcu)
@@ -106,6 +107,6 @@ def mas_topiary_replace(mas, old_enode) -> None:
 
 def mas_wmb_replace(mas, old_enode) -> None:
     mas_topiary_replace(mas, old_enode)
-    if (mas.node >> 3) & 0xF < 2:
+    if mte_node_type(mas.node) < 2:
         return
     mas_update_gap(mas)

@@ -7,16 +7,18 @@ from maplecheck.tree import (CREATE_FLAGS, MT_FLAGS_USE_RCU, Alloc, Area, MapleU
                              MasResult, Walk, check_entry, check_index, mt_attr, xa_is_node)
 
 from .alloc import NodeAllocator
+from .api import PyApiMixin
 from .dumper import dump_tree
 from .mtree import MapleTree
 from .nav import mte_destroy_walk
 from .node import LINUX_64, Geometry
+from .profile import is_v7
 from .state import MaState
 from .walk import mas_walk, mtree_load
 from .write import mtree_erase, mtree_insert_range, mtree_store_range
 
 
-class PyTree:
+class PyTree(PyApiMixin):
     """One Python maple tree plus its cursor ``ma_state``."""
 
     __slots__ = ("factory", "mt", "cursor")
@@ -134,7 +136,7 @@ class PyTree:
         if fail_at is not None and (type(fail_at) is not int or fail_at < 1):
             raise MapleUsageError(f"fail_at={fail_at!r} is not None or an int >= 1")
         from .dup import mt_dup  # noqa: PLC0415
-        new = MapleTree(self.mt.alloc, mt_attr(self.mt.ma_flags))
+        new = MapleTree(self.mt.alloc, mt_attr(self.mt.ma_flags), self.mt.profile)
         ret = mt_dup(self.mt, new, fail_at)
         self._reset_cursor()
         return ret, PyTree(self.factory, new)
@@ -168,14 +170,27 @@ class PyFactory:
 
     name = "python"
 
-    def __init__(self, geometry: Geometry = LINUX_64) -> None:
+    def __init__(self, geometry: Geometry = LINUX_64, profile: str = "6.12") -> None:
+        """``profile``: the kernel series whose write path the trees follow (profile.py)."""
+        is_v7(profile)
+        self.profile = profile
         self.geometry = geometry
         self.alloc = NodeAllocator(geometry)
 
     def create(self, flags: int = 0) -> PyTree:
         if type(flags) is not int or flags & ~CREATE_FLAGS:
             raise MapleUsageError(f"flags={flags!r} has bits outside {CREATE_FLAGS:#x}")
-        return PyTree(self, MapleTree(self.alloc, flags))
+        return PyTree(self, MapleTree(self.alloc, flags, self.profile))
 
     def live_nodes(self) -> int:
         return self.alloc.live
+
+    def nomem_coverage(self):
+        """Allocation-failure coverage since the last call (see impl.pytree.api)."""
+        from .api import take_coverage  # noqa: PLC0415
+        return take_coverage()
+
+    def last_alloc(self) -> tuple[int, int]:
+        """(store type, nodes requested) of the last caller-API write."""
+        from .api import LAST_ALLOC  # noqa: PLC0415
+        return tuple(LAST_ALLOC)

@@ -29,7 +29,7 @@ def mas_start(mas: MaState):
     mas.depth = 0
     root = mas.tree.ma_root
     if root is not None and xa_is_node(root):
-        mas.depth = 1
+        mas.depth = 0 if mas.tree.v7 else 1  # the root's depth: 0 since 7.x
         mas.status = MA_ACTIVE
         mas.node = mte_safe_root(root)
         mas.offset = 0
@@ -58,7 +58,7 @@ def mtree_range_walk(mas: MaState):
     while True:
         last_enode = enode
         node = nodes[enode >> 8]
-        type = (enode >> 3) & 0xF
+        type = mte_node_type(enode)
         pivots = node.pivot
         end = ma_data_end(node, type, max_)
         prev_min, prev_max = min_, max_
@@ -136,7 +136,7 @@ def mtree_lookup_walk(mas: MaState):
     enode = mas.node
     while True:
         node = nodes[enode >> 8]
-        type = (enode >> 3) & 0xF
+        type = mte_node_type(enode)
         pivots = node.pivot
         npiv = len(pivots)
         offset = 0
@@ -175,6 +175,6 @@ def mtree_load(tree, index: int):
             entry = node.slot[offset]
             if (node.parent & ~0xFF) == (enode & ~0xFF):
                 break  # dead node: retry from the root
-            if (enode >> 3) & 0xF < 2:
+            if mte_node_type(enode) < 2:
                 return None if entry == XA_ZERO_ENTRY else entry
             enode = entry

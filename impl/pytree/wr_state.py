@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import ma_data_end
+from .node import mte_node_type, ma_data_end
+from .node_ops import safe_min
 
 
 class WrState:
     __slots__ = ("mas", "node", "type", "pivots", "slots", "r_min", "r_max", "content",
-                 "entry", "offset_end", "end_piv")
+                 "entry", "offset_end", "end_piv", "vacant_height", "sufficient_height")
 
     def __init__(self, mas, entry) -> None:
         self.mas = mas
@@ -30,6 +31,9 @@ class WrState:
         self.entry = entry
         self.offset_end = 0
         self.end_piv = 0
+        # 7.3: the deepest levels the walk saw with a free slot / above minimum
+        self.vacant_height = 0
+        self.sufficient_height = 0
 
 
 def mas_wr_node_walk(wr: WrState) -> None:
@@ -42,12 +46,12 @@ def mas_wr_node_walk(wr: WrState) -> None:
     while offset < count and index > pivots[offset]:
         offset += 1
     wr.r_max = pivots[offset] if offset < count else mas.max
-    wr.r_min = pivots[offset - 1] + 1 if offset else mas.min
+    wr.r_min = safe_min(pivots, offset, mas.min)
     wr.offset_end = mas.offset = offset
 
 
 def mas_wr_walk_descend(wr: WrState) -> None:
-    wr.type = (wr.mas.node >> 3) & 0xF
+    wr.type = mte_node_type(wr.mas.node)
     mas_wr_node_walk(wr)
     wr.slots = wr.node.slot
 
@@ -86,7 +90,21 @@ def mas_wr_walk(wr: WrState) -> bool:
         wr.content = wr.slots[mas.offset]
         if wr.type < 2:
             return True
+        mas_wr_walk_heights(wr)
         mas_wr_walk_traverse(wr)
+
+
+def mas_wr_walk_heights(wr: WrState) -> None:
+    """7.3 preallocation bookkeeping at an internal node of the write walk."""
+    mas = wr.mas
+    geo = mas.tree.alloc.geo
+    if mas.end < geo.slots[wr.type] - 1:
+        wr.vacant_height = mas.depth + 1
+    if wr.node.parent & 1:
+        if mas.end > 2:
+            wr.sufficient_height = 1
+    elif mas.end > geo.min_slots[wr.type] + 1:
+        wr.sufficient_height = mas.depth + 1
 
 
 def mas_wr_walk_index(wr: WrState) -> None:

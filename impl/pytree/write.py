@@ -29,9 +29,10 @@ from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NON
 from . import node_ops as O
 from .big_node import BigNode, mas_store_b_node
 from .gaps_update import mas_update_gap
-from .nav import (mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta,
-                  set_meta)
-from .node import MapleNode, maple_leaf_64
+from .nav import mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta
+from .maple_copy import mas_wr_rebalance, mas_wr_split
+from .maple_copy import mas_wr_spanning_store as mas_wr_spanning_store_v7
+from .node import MapleNode, ma_set_meta, maple_leaf_64, mte_node_type
 from .rebalance import mas_rebalance
 from .spanning import mas_new_root, mas_wr_spanning_store
 from .split import mas_split
@@ -70,7 +71,7 @@ def mas_root_expand(mas, entry) -> int:
         pivots[slot] = MAX
     mas.depth = 1
     tree.mt_set_height(1)
-    set_meta(node, maple_leaf_64, slot, 0)
+    ma_set_meta(node, maple_leaf_64, 0, slot)
     tree.ma_root = enode | 2
     return slot
 
@@ -116,7 +117,7 @@ def mas_wr_store_type(wr: WrState) -> None:
                            wr.entry, mas.min, mas.max, geo.min_slots[wr.type],
                            geo.slots[wr.type],
                            bool(tree.alloc.nodes[mas.node >> 8].parent & 1),
-                           bool(tree.ma_flags & 2), bool(mas.mas_flags & 1))
+                           bool(tree.ma_flags & 2), bool(mas.mas_flags & 1), tree.v7)
     mas.offset = w.offset
     wr.offset_end = w.offset_end
     mas.index = w.index
@@ -140,7 +141,7 @@ def mas_wr_prealloc_setup(wr: WrState) -> None:
     if not reset:
         if mas.last > mas.max:
             reset = True
-        elif not wr.entry and ((mas.node or 0) >> 3) & 0xF < 2 and mas.last == mas.max:
+        elif not wr.entry and mte_node_type(mas.node or 0) < 2 and mas.last == mas.max:
             reset = True
     if reset:
         mas.status = MA_START
@@ -148,9 +149,12 @@ def mas_wr_prealloc_setup(wr: WrState) -> None:
     wr.content = mas_start(mas)
 
 
-def mas_prealloc_calc(mas, entry) -> int:
+def mas_prealloc_calc(mas, entry, wr: WrState | None = None) -> int:
+    """The node request of a store (6.12; 7.3 through :func:`mas_prealloc_calc_v7`)."""
     h = mas.tree.mt_height()
     st = mas.store_type
+    if mas.tree.v7 and wr is not None:
+        return mas_prealloc_calc_v7(mas, wr, h)
     if st == wr_new_root:
         return 1
     if st == wr_store_root:
@@ -170,8 +174,25 @@ def mas_prealloc_calc(mas, entry) -> int:
     return h * 3 + 1
 
 
-#: how often each store type was chosen, over the process (write-path coverage)
-STORE_TYPE_COUNTS = [0] * 10
+def mas_prealloc_calc_v7(mas, wr: WrState, height: int) -> int:
+    """7.3: only the levels from the deepest one that can absorb the change are rebuilt
+    (``vacant_height``: room for one more slot; ``sufficient_height``: enough to lose one)."""
+    st = mas.store_type
+    delta = height - wr.vacant_height
+    if st in (wr_exact_fit, wr_append, wr_slot_store):
+        return 0
+    if st == wr_spanning_store:
+        if wr.sufficient_height < wr.vacant_height:
+            return (height - wr.sufficient_height) * 3 + 1
+        return delta * 3 + 1
+    if st == wr_split_store:
+        return delta * 2 + 1
+    if st == wr_rebalance:
+        if wr.sufficient_height < wr.vacant_height:
+            return (height - wr.sufficient_height) * 2 + 1
+        return delta * 2 + 1
+    return mas_prealloc_calc(mas, wr.entry)
+
 
 
 def mas_wr_preallocate(wr: WrState, entry) -> bool:
@@ -180,7 +201,7 @@ def mas_wr_preallocate(wr: WrState, entry) -> bool:
     mas_wr_prealloc_setup(wr)
     mas_wr_store_type(wr)
     STORE_TYPE_COUNTS[mas.store_type] += 1
-    request = mas_prealloc_calc(mas, entry)
+    request = mas_prealloc_calc(mas, entry, wr)
     if not request:
         return True
     if not mas_node_count(mas, request):
@@ -234,7 +255,7 @@ def mas_wr_node_store(wr: WrState, new_end: int) -> None:
     if in_rcu:
         old_enode = mas.node
         mas.node = new_enode
-        mas_replace_node(mas, old_enode)
+        mas_replace_node(mas, old_enode, tree.mt_height())
     else:
         old.pivot[:] = dst_p
         old.slot[:] = dst_s
@@ -275,7 +296,7 @@ def mas_wr_append(wr: WrState, new_end: int) -> None:
     slots = wr.slots
     if new_end < len(pivots):
         pivots[new_end] = pivots[end]
-        set_meta(wr.node, wr.type, new_end, 0)
+        ma_set_meta(wr.node, wr.type, 0, new_end)
     if new_end == end + 1:
         if mas.last == wr.r_max:
             slots[new_end] = wr.entry
@@ -325,9 +346,15 @@ def mas_wr_store_entry(wr: WrState) -> None:
     elif st == wr_slot_store:
         mas_wr_slot_store(wr)
     elif st == wr_split_store or st == wr_rebalance:
-        mas_wr_bnode(wr)
+        if mas.tree.v7:
+            (mas_wr_rebalance if st == wr_rebalance else mas_wr_split)(wr)
+        else:
+            mas_wr_bnode(wr)
     elif st == wr_spanning_store:
-        mas_wr_spanning_store(wr)
+        if mas.tree.v7:
+            mas_wr_spanning_store_v7(wr)
+        else:
+            mas_wr_spanning_store(wr)
     elif st == wr_store_root:
         mas_store_root(mas, wr.entry)
     elif st == wr_new_root:

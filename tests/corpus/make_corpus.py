@@ -413,6 +413,36 @@ def replay(factory, flags, ops, track_height=False):
     return results, dumps, heights, hmax
 
 
+def record_kernel(series: str, profile: str) -> int:
+    """Record every scenario's results and dumps from Linux ``series`` (the
+    ``--kernel`` adapter) into ``corpus/v<series>/``; the traces are the shared
+    ones.  Returns how many differ from pytree's ``profile`` (printed)."""
+    from maplecheck.impl.linux.adapter import LinuxFactory
+    from maplecheck.impl.pytree import PyFactory
+    from maplecheck.properties.impls import linux_library, linux_tree
+
+    lib_path = linux_library(linux_tree(None, series), False)
+
+    define()
+    out = HERE / f"v{series}"
+    out.mkdir(exist_ok=True)
+    lx = LinuxFactory(lib_path=lib_path)
+    bad = 0
+    for name in SCENARIOS:
+        flags, targets, note, ops, focus = SCENARIOS[name]
+        results, dumps, heights, hmax = replay(lx, flags, ops, track_height=True)
+        results = json.loads(json.dumps(results))
+        record = {"name": name, "kernel": series, "flags": flags, "ops": len(ops),
+                  "max_height": hmax, "heights": heights, "results": results, "dumps": dumps}
+        (out / f"{name}.linux.json").write_text(json.dumps(record, sort_keys=True) + "\n")
+        py_results, py_dumps, _, _ = replay(PyFactory(profile=profile), flags, ops)
+        if json.loads(json.dumps(py_results)) != results or py_dumps != dumps:
+            bad += 1
+            print(f"{name}: pytree {profile} differs from Linux {series}", file=sys.stderr)
+    print(f"{len(SCENARIOS)} scenarios recorded from Linux {series} in {out}; {bad} differ")
+    return bad
+
+
 def main(argv: list[str]) -> int:
     from maplecheck.impl.linux.adapter import LinuxFactory
     from maplecheck.impl.pytree import PyFactory
@@ -491,4 +521,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--kernel"]:
+        # make_corpus.py --kernel 7.3: record Linux 7.3's results for the same traces
+        sys.exit(1 if record_kernel(sys.argv[2], sys.argv[2]) else 0)
     sys.exit(main(sys.argv[1:]))

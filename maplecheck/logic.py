@@ -6,6 +6,9 @@ comparisons and arithmetic), so the validator runs them on ints and the lemmas
 run the *same* functions on symbolic z3 nodes: a proof is about the code that
 runs.  With no z3 term among the arguments nothing touches z3 at all, which
 keeps the validator's hot path plain Python.
+
+They live here, below both ``impl`` and ``properties``: the tree's helpers
+(impl/pytree/node_ops.py) use them without importing ``properties``.
 """
 
 from __future__ import annotations
@@ -21,36 +24,43 @@ except ImportError:  # pragma: no cover
 _ExprRef = _z3.ExprRef if _z3 is not None else ()
 
 
+_PLAIN = frozenset((int, bool))
+
+
 def _symbolic(*xs) -> bool:
-    """Is any argument a z3 term?  Plain ints and bools are the fast path."""
-    for x in xs:
-        t = type(x)
-        if t is int or t is bool:
-            continue
-        if isinstance(x, _ExprRef):
-            return True
-    return False
+    """Is any argument a z3 term?  Plain ints and bools are the fast path (a C-level scan)."""
+    if _PLAIN.issuperset(map(type, xs)):
+        return False
+    return any(isinstance(x, _ExprRef) for x in xs)
 
 
 def And(*xs):
+    if _PLAIN.issuperset(map(type, xs)):
+        return all(xs)
     if _symbolic(*xs):
         return _z3.And(*xs)
     return all(xs)
 
 
 def Or(*xs):
+    if _PLAIN.issuperset(map(type, xs)):
+        return any(xs)
     if _symbolic(*xs):
         return _z3.Or(*xs)
     return any(xs)
 
 
 def Not(x):
-    if _symbolic(x):
-        return _z3.Not(x)
-    return not x
+    t = type(x)
+    if t is bool or t is int or not _symbolic(x):
+        return not x
+    return _z3.Not(x)
 
 
 def Implies(a, b):
+    ta, tb = type(a), type(b)
+    if (ta is bool or ta is int) and (tb is bool or tb is int):
+        return (not a) or b
     if _symbolic(a, b):
         return _z3.Implies(a, b)
     return (not a) or b
@@ -58,6 +68,8 @@ def Implies(a, b):
 
 def If(c, a, b):
     """c ? a : b, symbolic when any part is."""
+    if _PLAIN.issuperset(map(type, (c, a, b))):
+        return a if c else b
     if _symbolic(c, a, b):
         return _z3.If(c, a, b)
     return a if c else b
