@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fuzz", help="run a seeded fuzzing campaign against the model")
     impl_arg(f)
     add_campaign_args(f, "where failing traces are written")
+    from maplecheck.cmd_rcu import add_rcu_args
+    f.add_argument("--rcu", action="store_true",
+                   help="interleave RCU readers with the campaign's writes (see maplecheck rcu)")
+    add_rcu_args(f, trace=False)
+    rc = sub.add_parser("rcu", help="explore RCU reader interleavings with the writes of a trace")
+    add_rcu_args(rc, trace=True)
 
     r = sub.add_parser("replay", help="re-run a trace and report the first divergence")
     r.add_argument("trace", metavar="TRACE")
@@ -185,11 +191,17 @@ def version_line() -> str:
 
 
 def cmd_fuzz(args) -> int:
+    if args.rcu:
+        from maplecheck.cmd_rcu import cmd_fuzz_rcu
+        return cmd_fuzz_rcu(args)
     from maplecheck.cmd_fuzz import cmd_fuzz as run
     return run(args)
 
 
 def cmd_replay(args) -> int:
+    from maplecheck.cmd_rcu import rcu_header, replay_rcu
+    if rcu_header(args.trace) is not None:
+        return replay_rcu(args)
     from maplecheck.cmd_replay import cmd_replay as run
     return run(args)
 
@@ -225,13 +237,19 @@ def cmd_export(args) -> int:
     return export_main(args)
 
 
+def cmd_rcu(args) -> int:
+    from maplecheck.cmd_rcu import cmd_rcu as run
+    return run(args)
+
+
 def cmd_show(args) -> int:
     from maplecheck.show import main as show_main
     return show_main(args)
 
 
 COMMANDS = {"fuzz": cmd_fuzz, "replay": cmd_replay, "bench": cmd_bench, "prove": cmd_prove,
-            "linux": cmd_linux, "diff": cmd_diff, "export": cmd_export, "show": cmd_show}
+            "linux": cmd_linux, "diff": cmd_diff, "export": cmd_export, "show": cmd_show,
+            "rcu": cmd_rcu}
 
 
 # ---------------------------------------------------------------- interrupts

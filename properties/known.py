@@ -126,6 +126,15 @@ def destroy_workaround(dump: dict) -> KnownBug | None:
     return None
 
 
+RCU_REWALK_SKIP = KnownBug(
+    "rcu-rewalk-skips-range",
+    "Linux 6.12 mas_next_slot()/mas_prev_slot() under RCU: a reader that meets a dead node rewalks to "
+    "its saved mas->last (mas->index going backwards) and steps from the range now holding that "
+    "index, so a concurrent store that covered it and beyond is skipped: the step returns the entry "
+    "after the new range, an answer neither before nor after the write",
+)
+
+
 # ---------------------------------------------------------------- deviations
 #
 # A deviation is a documented-API answer a kernel gives otherwise than the model

@@ -29,6 +29,8 @@ from .source import LinuxSourceError, cache_dir, kernel_info, kernel_source
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "shim.c"
 SHIM_API = HERE / "shim_api.c"  # #included by shim.c
+# the "rcu" flavour: the shim under a deterministic scheduler (rcu_shim.c includes shim.c)
+RCU_SOURCES = [HERE / "rcu_shim.c", HERE / "rcu_sched.h"]
 
 COMMON_FLAGS = ["-std=gnu11", "-fPIC", "-shared", "-pthread", "-Wall",
                 "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
@@ -69,7 +71,7 @@ def _compiler_version(cc: str) -> str:
     return out.splitlines()[0] if out else cc
 
 
-def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
+def _hash_inputs(src: Path, flags: list[str], cc_version: str, extra: list[Path] = ()) -> str:
     h = hashlib.sha256()
     h.update(cc_version.encode())
     h.update("\0".join(flags).encode())
@@ -77,9 +79,12 @@ def _hash_inputs(src: Path, flags: list[str], cc_version: str) -> str:
     # the library's debug info names source files: a tree elsewhere gets its own build
     h.update(str(src.resolve()).encode())
     h.update(Path(__file__).read_bytes())  # how the tree is built is an input too
-    for extra in sorted(HERE.glob("shim_*.c")):  # files shim.c #includes
-        h.update(extra.name.encode())
-        h.update(extra.read_bytes())
+    for inc in sorted(HERE.glob("shim_*.c")):  # files shim.c #includes
+        h.update(inc.name.encode())
+        h.update(inc.read_bytes())
+    for f in extra:  # a flavour's own sources
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
     files: list[Path] = [src / f for f in _HASHED_FILES]
     for d in _HASHED_DIRS:
         p = src / d
@@ -222,8 +227,12 @@ def _tail(text: str, head: int = 40, tail: int = 10) -> str:
 
 
 def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = False,
-                  kernel: str | None = None, verbose: bool = False) -> Path:
+                  kernel: str | None = None, verbose: bool = False, rcu: bool = False) -> Path:
     """Build (or find in the cache) the adapter library; return its path.
+
+    ``rcu=True`` is the scheduled flavour: rcu_shim.c (which includes shim.c)
+    turns the tree's publication points and RCU primitives into calls to a
+    deterministic coroutine scheduler; it is cached under its own key.
 
     Raises :class:`AdapterBuildError` (compiler failure) or
     :class:`~maplecheck.impl.linux.source.LinuxSourceError` (no kernel tree).
@@ -231,10 +240,10 @@ def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = F
     src = kernel_source(linux_src, kernel)
     cc = _cc()
     flags = COMMON_FLAGS + (SAN_FLAGS if sanitize else OPT_FLAGS)
-    key = _hash_inputs(src, flags, _compiler_version(cc))
+    key = _hash_inputs(src, flags, _compiler_version(cc), RCU_SOURCES if rcu else [])
     out_dir = cache_dir() / "build"
     out_dir.mkdir(parents=True, exist_ok=True)
-    lib = out_dir / f"libmaplecheck-linux-{'san' if sanitize else 'opt'}-{key}.so"
+    lib = out_dir / f"libmaplecheck-linux-{'rcu-' if rcu else ''}{'san' if sanitize else 'opt'}-{key}.so"
     if lib.exists():
         return lib
 
@@ -248,7 +257,7 @@ def build_adapter(linux_src: str | os.PathLike | None = None, sanitize: bool = F
         shim_c = _harness_shim(build, src)
         features = [f"-D{m}" for m in feature_macros(kernel_info(src))]
         define = f'-DMC_KERNEL_MAPLE_SHIM_C="{shim_c}"'
-        sources = [str(SHIM), str(src / "tools/testing/shared/linux.c"), *harness_libs(src)]
+        sources = [str(RCU_SOURCES[0] if rcu else SHIM), str(src / "tools/testing/shared/linux.c"), *harness_libs(src)]
         tmp_lib = build / lib.name
         cmd = [cc, *flags, *defines, *features, *includes, define, *sources, "-o", str(tmp_lib), *LIBS]
         t0 = time.monotonic()

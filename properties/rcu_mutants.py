@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Hand-made concurrency bugs for lib/maple_tree.c, for the RCU explorer to find.
+
+``RCU_PATCHES[name]`` rewrites the text of a kernel's ``lib/maple_tree.c``
+(6.12 or 7.x: each patch finds its place in either) and ``RCU_CASES[name]``
+is a small targeted case that exposes it.  The tests build the mutated tree
+with ``tests/kernel_mutants.mutant_tree(stock, dest, RCU_PATCHES[name])``.
+
+* ``spanning-free-now``: a spanning store frees the nodes it replaced when
+  the write ends (the non-RCU recycling path) instead of after a grace period;
+  a reader still walking them reads freed memory (ASan: use-after-free).
+  6.12: around ``mas_wmb_replace`` in ``mas_spanning_rebalance`` (RCU mode
+  is switched off for that call); 7.x, which frees every replaced node
+  through ``kfree_rcu`` whatever the mode: ``mas_topiary_node`` frees the
+  node to its cache at once.
+* ``split-parent-late``: in RCU mode the new children of a split get their
+  parent pointers only in the adoption pass after the new parent is
+  published, so a reader that reaches a new child and climbs through
+  ``mte_parent`` follows a parent word not yet set.  6.12: the split's
+  ``mas_set_split_parent`` does nothing; 7.x (the maple_copy path, which
+  splits, rebalances and spans alike): ``node_copy`` does not set the parents
+  of the children it copies out of the ``maple_copy`` node.
+* ``no-dead-recheck``: the reader's step to the next node (``mas_next_node``)
+  uses the parent's pivots and slots without re-checking that the node died
+  meanwhile (the same code in 6.12 and 7.x).
+"""
+
+from __future__ import annotations
+
+from maplecheck.tree import MAX
+
+from .rcu import RcuCase
+
+
+def _first_after(text: str, funcs: tuple[str, ...], old: str, within: int = 12000) -> tuple[int, int]:
+    """(start, end) of the first ``old`` after the first of ``funcs`` the text defines."""
+    for func in funcs:
+        start = text.find(func)
+        if start < 0:
+            continue
+        i = text.find(old, start)
+        assert 0 <= i - start < within, f"{func}: {old!r} not where expected"
+        return i, i + len(old)
+    raise AssertionError(f"none of {funcs} in this maple_tree.c")
+
+
+def _patch_spanning_free_now(text: str) -> str:
+    if "static void mas_spanning_rebalance(" not in text:
+        # 7.x frees every replaced node through kfree_rcu, RCU mode or not: free at once instead
+        i, j = _first_after(text, ("static inline void mas_topiary_node(",), "ma_free_rcu(tmp);", within=600)
+        return text[:i] + "kmem_cache_free(maple_node_cache, tmp);" + text[j:]
+    i, j = _first_after(text, ("static void mas_spanning_rebalance(",), "mas_wmb_replace(mas, ")
+    end = text.index(";", j) + 1
+    call = text[i:end]
+    new = ("{ bool mc_rcu = mt_in_rcu(mas->tree); mas->tree->ma_flags &= ~MT_FLAGS_USE_RCU; "
+           f"{call} if (mc_rcu) mas->tree->ma_flags |= MT_FLAGS_USE_RCU; }}")
+    return text[:i] + new + text[end:]
+
+
+def _patch_split_parent_late(text: str) -> str:
+    if "static inline void mas_set_split_parent(" in text:  # 6.12: the big-node split
+        start = text.index("static inline void mas_set_split_parent(")
+        body = text.index("{", start)
+        return text[:body + 1] + "\n\tif (mt_in_rcu(mas->tree)) return;" + text[body + 1:]
+    old = "if (!ma_is_leaf(d_mt) && s_mt == maple_copy)"  # 7.x: node_copy out of the maple_copy node
+    i, j = _first_after(text, ("unsigned long node_copy(",), old, within=1500)
+    return text[:i] + "if (!ma_is_leaf(d_mt) && s_mt == maple_copy && !mt_in_rcu(mas->tree))" + text[j:]
+
+
+def _patch_no_dead_recheck(text: str) -> str:
+    start = text.index("static int mas_next_node(")
+    end = text.index("\n}\n", start)
+    seg = text[start:end]
+    assert seg.count("if (unlikely(ma_dead_node(node)))") >= 1, "mas_next_node has no dead-node check"
+    seg = seg.replace("if (unlikely(ma_dead_node(node)))", "if (0 && ma_dead_node(node))")
+    return text[:start] + seg + text[end:]
+
+
+RCU_PATCHES = {
+    "spanning-free-now": _patch_spanning_free_now,
+    "split-parent-late": _patch_split_parent_late,
+    "no-dead-recheck": _patch_no_dead_recheck,
+}
+
+
+def _ladder(n: int) -> list[tuple]:
+    return [("set_rcu", 0, True)] + [("store_range", 0, i * 10, i * 10 + 5, 2 * i + 1) for i in range(n)]
+
+
+#: a small case per mutant: exhaustive exploration with a small bound finds it
+RCU_CASES = {
+    "spanning-free-now": RcuCase(0, _ladder(40), [("store_range", 0, 95, 255, 999)],
+                                 [[("load", 0, 300)]]),
+    "split-parent-late": RcuCase(0, _ladder(31), [("store_range", 0, 151, 152, 999)],
+                                 [[("mas_set", 0, 120), ("mas_next", 0, MAX), ("mas_next", 0, MAX),
+                                   ("mas_next", 0, MAX), ("mas_next", 0, MAX)]]),
+    "no-dead-recheck": RcuCase(0, _ladder(40), [("store_range", 0, 101, 103, 999)],
+                               [[("mas_set", 0, 140), ("mas_next", 0, MAX), ("mas_next", 0, MAX)]]),
+}
