@@ -74,6 +74,7 @@ def _number(kind, lo, lo_open: bool, what: str, hi=None):
 positive_int = _number(int, 1, False, "an integer >= 1")
 positive_float = _number(float, 0, True, "a finite number > 0")
 nonneg_float = _number(float, 0, False, "a finite number >= 0")
+nonneg_int = _number(int, 0, False, "an integer >= 0")
 example_len = _number(int, 1, False, "an integer from 1 to 1000000", hi=10**6)
 
 

@@ -249,7 +249,9 @@ def replay_rcu(args) -> int:
 
 
 def add_rcu_args(sp, trace: bool) -> None:
-    """The options shared by ``rcu`` and ``fuzz --rcu``."""
+    """The options shared by ``rcu`` and ``fuzz --rcu`` (validated as the campaign options are)."""
+    from maplecheck.cli import nonneg_float, nonneg_int, positive_float, positive_int
+
     if trace:
         from maplecheck.cmd_linux import add_kernel_arg
         sp.add_argument("trace", metavar="TRACE")
@@ -257,15 +259,28 @@ def add_rcu_args(sp, trace: bool) -> None:
         add_kernel_arg(sp)
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--out", metavar="DIR", default="maplecheck-out")
-        sp.add_argument("--minutes", type=float, default=None)
-        sp.add_argument("--shrink-seconds", type=float, default=60.0)
+        sp.add_argument("--minutes", type=positive_float, default=None)
+        sp.add_argument("--shrink-seconds", type=nonneg_float, default=60.0)
         sp.add_argument("--no-known-bugs", dest="avoid_known_bugs", action="store_false")
-    sp.add_argument("--readers", type=int, default=1, help="readers per write (1-3, default 1)")
-    sp.add_argument("--bound", type=int, default=1,
+    sp.add_argument("--readers", type=_readers, default=1, help="readers per write (1-3, default 1)")
+    sp.add_argument("--bound", type=nonneg_int, default=1,
                     help="preemption bound of the exhaustive exploration (default 1)")
-    sp.add_argument("--max-schedules", type=int, default=2000,
+    sp.add_argument("--max-schedules", type=positive_int, default=2000,
                     help="exhaustive schedules per write at most (default 2000)")
-    sp.add_argument("--pct", type=int, default=20, metavar="N",
+    sp.add_argument("--pct", type=nonneg_int, default=20, metavar="N",
                     help="PCT schedules per write after the exhaustive ones (default 20)")
     sp.add_argument("--no-sanitize", action="store_true",
                     help="use the optimised scheduled build instead of ASan/UBSan")
+
+
+def _readers(text: str) -> int:
+    """``--readers``: 1 to 3 reader coroutines beside the writer."""
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1, 2 or 3")
+    return n
