@@ -24,8 +24,13 @@ def model_factory():
     return ModelFactory()
 
 
-@lru_cache(maxsize=None)
 def python_factory(profile: str = "6.12"):
+    """A new factory of our Python tree with its own node allocator.
+
+    Every session gets its own, so nodes left behind by one example (a leak, or
+    a write our tree raised in the middle of) are that example's finding and
+    never show up as a leak of the next one.
+    """
     from maplecheck.impl.pytree import PyFactory
     return PyFactory(profile=profile)
 

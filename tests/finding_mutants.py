@@ -120,6 +120,14 @@ def m_new_end_raises(real):
     return f
 
 
+def _both(*undos):
+    """One undo for a mutant planted in several modules (each module's name bound again)."""
+    def undo():
+        for u in reversed(undos):
+            u()
+    return undo
+
+
 def mutants():
     """name -> function applying the mutant and returning its undo."""
     from maplecheck.impl.pytree import big_node, gaps_update, node_ops, rebalance, split
@@ -131,13 +139,13 @@ def mutants():
         "extend_null_left": lambda: _wrap(node_ops, "wr_extend_null", m_extend_null_left),
         "extend_null_right": lambda: _wrap(node_ops, "wr_extend_null", m_extend_null_right),
         "leaf_gap_short": lambda: _wrap(gaps_update, "mas_leaf_max_gap", m_leaf_gap_short),
-        "split_right": lambda: (_wrap(split, "mab_calc_split", m_split_right),
-                                _wrap(big_node, "mab_calc_split", m_split_right))[0],
+        "split_right": lambda: _both(_wrap(split, "mab_calc_split", m_split_right),
+                                     _wrap(big_node, "mab_calc_split", m_split_right)),
         "no_null_split_stay": lambda: _wrap(node_ops, "mab_no_null_split", m_no_null_split_stay),
         "leaf_gap_last": lambda: _wrap(node_ops, "leaf_max_gap", m_node_leaf_gap_last),
         "min_slots_low": lambda: _wrap(rebalance, "geo_min_slots", m_min_slots_low),
-        "split_left": lambda: (_wrap(split, "mab_calc_split", m_split_left),
-                               _wrap(big_node, "mab_calc_split", m_split_left))[0],
+        "split_left": lambda: _both(_wrap(split, "mab_calc_split", m_split_left),
+                                    _wrap(big_node, "mab_calc_split", m_split_left)),
     }
 
 
