@@ -36,23 +36,37 @@ def test_check_rejects_an_entry_never_stored():
     assert "returned 9" in check_run(case, states, expected, bad)
 
 
-def test_spanning_free_now_is_caught_and_replays(stock_src, tmp_path):
-    case = RCU_CASES["spanning-free-now"]
+#: what each hand-made bug looks like when the explorer finds it
+CAUGHT_AS = {
+    "spanning-free-now": ("crash", "heap-use-after-free"),   # the reader reads a freed node
+    "no-dead-recheck": ("finding", "mas_next_range"),        # a limit read off a queued node
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT_AS))
+def test_rcu_mutant_is_caught_and_replays(stock_src, tmp_path, name):
+    """The stock tree passes the mutant's case; the mutant fails it; the saved trace replays both ways."""
+    case = RCU_CASES[name]
     w = RcuWorker(stock_src, sanitize=True)
     try:
         r = w.explore(case, {"kind": "exhaustive", "bound": 1})
         assert "crash" not in r and r["finding"] is None and r["schedules"] > 5
     finally:
         w.close()
-    mutant = make_rcu_mutant(stock_src, tmp_path / "linux-mutant", "spanning-free-now")
+    mutant = make_rcu_mutant(stock_src, tmp_path / "linux-mutant", name)
     w = RcuWorker(mutant, sanitize=True)
     try:
         r = w.explore(case, {"kind": "exhaustive", "bound": 1})
     finally:
         w.close()
-    assert "heap-use-after-free" in r["crash"]
-    schedule = r["last"]["schedule"]
-    trace = write_rcu_trace(tmp_path / "t.jsonl", case, schedule, "uaf")
+    kind, text = CAUGHT_AS[name]
+    if kind == "crash":
+        assert text in r["crash"]
+        schedule = r["last"]["schedule"]
+    else:
+        assert "crash" not in r and text in r["finding"]["reason"], r
+        schedule = r["finding"]["schedule"]
+    trace = write_rcu_trace(tmp_path / "t.jsonl", case, schedule, name)
     again, sched, _pct = read_rcu_trace(trace)
     assert again == case and sched == schedule
     assert main(["replay", str(trace), "--linux-src", str(mutant)]) == 1

@@ -158,12 +158,24 @@ static void mc_run_callbacks(int force)
 	}
 }
 
+/*
+ * Queue fn(head) for after a grace period.  Like every call_rcu (the kernel's
+ * and liburcu's), this writes the callback into the head and links the head
+ * into the pending list at once, before the grace period: in a maple node the
+ * head lies over the first words after the parent (pivots 0 and 1 of a range
+ * node), so a reader still using a node queued for freeing reads these words,
+ * and only its dead-node re-check tells it not to trust them.
+ */
 void mc_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
 {
 	if (mc_ncb >= MC_MAXCB) {
 		fprintf(stderr, "maplecheck: too many pending RCU callbacks\n");
 		abort();
 	}
+	head->next.next = NULL;
+	head->func = fn;
+	if (mc_ncb > 0)
+		mc_cbs[mc_ncb - 1].head->next.next = &head->next;
 	mc_cbs[mc_ncb].head = head;
 	mc_cbs[mc_ncb].fn = fn;
 	mc_cbs[mc_ncb].wait = mc_cur < 0 ? 0 : mc_readers_inside();
