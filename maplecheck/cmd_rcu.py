@@ -7,6 +7,9 @@
   preemptions, then ``--pct`` PCT schedules.
 * ``maplecheck fuzz --rcu`` does the same for the writes of a seeded
   campaign's examples until ``--steps`` cases or ``--minutes`` are used.
+* ``--impl python`` runs both on our Python tree instead of the scheduled C
+  build (:mod:`maplecheck.properties.rcu_pytree`): its write paths yield at
+  their publication points, so a new write path is checked before it is C.
 
 A failure is shrunk (reader ops, readers, prefix ops) and written as an RCU
 trace: an ordinary trace of the prefix and the write(s) whose header also
@@ -79,14 +82,48 @@ def read_rcu_trace(path: Path):
 
 # ------------------------------------------------------------------ exploring
 
+def store_type(case, profile: str) -> str:
+    """The write path the case's first write takes, as our tree following that kernel says."""
+    from maplecheck.impl.pytree import PyFactory
+    from maplecheck.impl.pytree.state import STORE_TYPE_NAMES
+    from maplecheck.impl.pytree.write import STORE_TYPE_COUNTS
+
+    tree = PyFactory(profile=profile).create(case.flags)
+    try:
+        for name, _t, *a in case.prefix:
+            getattr(tree, name)(*a)
+        before = list(STORE_TYPE_COUNTS)
+        name, _t, *a = case.writer[0]
+        getattr(tree, name)(*a)
+    except Exception:  # noqa: BLE001 - a case our tree cannot build is counted by op name
+        return case.writer[0][0]
+    taken = [STORE_TYPE_NAMES[k] for k, (x, y) in enumerate(zip(before, STORE_TYPE_COUNTS)) if y > x]
+    return taken[0] if taken else case.writer[0][0]
+
+
+def open_rcu_worker(args):
+    """The runner ``--impl`` names: the scheduled C build (linux) or our Python tree (python)."""
+    impl = getattr(args, "impl", "linux")
+    if impl == "both":
+        raise TraceError("RCU interleavings run on one implementation at a time: "
+                         "give --impl linux or --impl python")
+    if impl == "python":
+        from maplecheck.properties.impls import python_profile
+        from maplecheck.properties.rcu_pytree import PyRcuWorker
+        return PyRcuWorker(python_profile(args.linux_src))
+    from maplecheck.properties.rcu_worker import RcuWorker
+    return RcuWorker(args.linux_src, sanitize=not getattr(args, "no_sanitize", False))
+
+
 class Explorer:
     """One worker and the running totals of a command."""
 
     def __init__(self, args):
-        from maplecheck.properties.rcu_worker import RcuWorker
+        from maplecheck.properties.impls import python_profile
 
         self.args = args
-        self.worker = RcuWorker(args.linux_src, sanitize=not args.no_sanitize)
+        self.worker = open_rcu_worker(args)
+        self.profile = python_profile(args.linux_src)
         self.cases = self.schedules = 0
         self.hits: Counter = Counter()
         self.known: Counter = Counter()
@@ -118,8 +155,7 @@ class Explorer:
             self.schedules += r["schedules"]
             self.hits.update(r["hits"])
             self.known.update(r["known"])
-            store = case.writer[0][0]
-            self.by_store[store] += r["hits"].get("assign", 0)
+            self.by_store[store_type(case, self.profile)] += r["hits"].get("assign", 0)
             if r["finding"]:
                 f = r["finding"]
                 return f["schedule"], None, f["reason"], f["schedules"]
@@ -232,10 +268,8 @@ def cmd_fuzz_rcu(args) -> int:
 
 def replay_rcu(args) -> int:
     """``maplecheck replay`` of an RCU trace: exactly its schedule, once."""
-    from maplecheck.properties.rcu_worker import RcuWorker
-
     case, schedule, pct = read_rcu_trace(Path(args.trace))
-    w = RcuWorker(args.linux_src, sanitize=not getattr(args, "no_sanitize", False))
+    w = open_rcu_worker(args)
     try:
         r = w.replay(case, schedule, pct, getattr(args, "avoid_known_bugs", True))
     finally:
@@ -255,6 +289,8 @@ def add_rcu_args(sp, trace: bool) -> None:
     if trace:
         from maplecheck.cmd_linux import add_kernel_arg
         sp.add_argument("trace", metavar="TRACE")
+        sp.add_argument("--impl", choices=("linux", "python"), default="linux",
+                        help="the scheduled Linux build or our Python tree (default: %(default)s)")
         sp.add_argument("--linux-src", metavar="DIR", default=None)
         add_kernel_arg(sp)
         sp.add_argument("--seed", type=int, default=0)

@@ -470,8 +470,11 @@ def triage_crash(impl: str, flags: int, ops: list[tuple], failure: ImplFailure,
     if flags & MT_FLAGS_ALLOC_RANGE or not (flags & MT_FLAGS_USE_RCU
                                             or any(op[0] == "set_rcu" and op[2] for op in ops)):
         return None
-    for _attempt in range(2 if failure.kind == "crash" else 1):  # RCU callbacks run on their own thread
-        san = check_trace("linux", flags, ops, linux_src, sanitize=True, avoid_known_bugs=avoid_known_bugs)
+    # the same implementations as the run that crashed (with --impl both the
+    # callback's timing differs from a Linux-only replay); RCU callbacks run
+    # on their own thread, so a crash gets a second chance to show
+    for _attempt in range(2 if failure.kind == "crash" else 1):
+        san = check_trace(impl, flags, ops, linux_src, sanitize=True, avoid_known_bugs=avoid_known_bugs)
         if san is not None and san.kind == "crash":
             break
     if san is None or san.kind != "crash" or not is_known_rcu_destroy_crash(san.message):

@@ -128,10 +128,23 @@ def destroy_workaround(dump: dict) -> KnownBug | None:
 
 RCU_REWALK_SKIP = KnownBug(
     "rcu-rewalk-skips-range",
-    "Linux 6.12 mas_next_slot()/mas_prev_slot() under RCU: a reader that meets a dead node rewalks to "
+    "Linux mas_next_slot()/mas_prev_slot() under RCU: a reader that meets a dead node rewalks to "
     "its saved mas->last (mas->index going backwards) and steps from the range now holding that "
     "index, so a concurrent store that covered it and beyond is skipped: the step returns the entry "
-    "after the new range, an answer neither before nor after the write",
+    "after the new range, an answer neither before nor after the write (our tree's cursor code "
+    "follows it)",
+    {"6.12": True, "7.3": True},
+)
+
+
+RCU_TORN_RANGE = KnownBug(
+    "rcu-slot-store-torn-range",
+    "Linux in-place slot store under RCU (a write over a range and part of the next one): the "
+    "new entry is published before the pivot between the two ranges moves, so a reader in "
+    "between gets the new entry with the old boundary; every index reads as before or after "
+    "the write, but the range the step reports is neither state's "
+    "(tests/corpus/deviations/rcu-slot-store-torn-range.jsonl)",
+    {"6.12": True, "7.3": True},
 )
 
 

@@ -36,9 +36,9 @@ from typing import Callable, Iterator
 
 from maplecheck.model import ModelTree
 from maplecheck.ops import plain
-from maplecheck.tree import MA_ACTIVE, MA_START, MAX
+from maplecheck.tree import MA_ACTIVE, MA_PAUSE, MA_START, MAX
 
-from .known import RCU_REWALK_SKIP
+from .known import RCU_REWALK_SKIP, RCU_TORN_RANGE
 
 READ_OPS = frozenset({"load", "walk", "mas_set", "mas_pause", "mas_find", "mas_find_range",
                       "mas_next", "mas_next_range", "mas_prev", "mas_prev_range", "mas_find_rev",
@@ -111,9 +111,19 @@ def _model_apply(m: ModelTree, name: str, args):
 
 
 def _reader_answers(m: ModelTree, cursor: tuple, op: tuple):
-    """The model's answer to one read op from ``cursor``, and the cursor after it (or None)."""
+    """The model's answer to one read op from ``cursor``, and the cursor after it (or None).
+
+    A cursor standing on a range that state ``m`` does not have (a concurrent
+    write changed it) continues in ``m`` as a paused iteration does: after
+    ``last`` going forward, before ``index`` going back.
+    """
     name, _t, *args = op
     if name in CURSOR_OPS:
+        index, last, status, _node = cursor
+        if status == MA_ACTIVE and name not in ("mas_set", "mas_pause"):
+            _e, first, end = plain(m.walk(index))
+            if (first, end) != (index, last):
+                cursor = (index, last, MA_PAUSE, False)
         m._set_cursor(*cursor)
         if name not in ("mas_set", "mas_pause") and m.mas_would_crash(name, args[0]):
             return None
@@ -162,6 +172,29 @@ def _rewalk_match(want, got) -> bool:
             and want[0] is None and got[0] is None)
 
 
+def _torn_range(states: list[ModelTree], j0: int, got) -> int | None:
+    """The state a torn range (known deviation rcu-slot-store-torn-range) was read in, or None.
+
+    ``got`` is ``[entry, index, last, ...]``: a non-NULL entry that state j
+    (j >= 1) holds at index or last, reported over a range whose start and end
+    are each a range boundary of state j or of state j - 1.
+    """
+    if not isinstance(got, list) or len(got) < 3 or got[0] is None:
+        return None
+    entry, index, last = got[0], got[1], got[2]
+    if not (isinstance(index, int) and isinstance(last, int)) or index > last:
+        return None
+    for j in range(max(1, j0), len(states)):
+        new, old = states[j], states[j - 1]
+        if entry not in (plain(new.walk(index))[0], plain(new.walk(last))[0]):
+            continue
+        starts = {plain(s.walk(index))[1] for s in (new, old)}
+        ends = {plain(s.walk(last))[2] for s in (new, old)}
+        if index in starts and last in ends:
+            return j
+    return None
+
+
 def reader_linearizable(states: list[ModelTree], ops: list[tuple], results: list,
                         known: Counter | None = None) -> str | None:
     """None if each op's result is the model's in some state, never going back; else why not.
@@ -192,6 +225,13 @@ def reader_linearizable(states: list[ModelTree], ops: list[tuple], results: list
                             nxt.add((j, (got[1], got[2], got[3], ans[1][3])))
             if nxt:
                 known[RCU_REWALK_SKIP.name] += 1
+        if not nxt and known is not None:
+            j = _torn_range(states, min(j0 for j0, _ in cands), got)
+            if j is not None:
+                known[RCU_TORN_RANGE.name] += 1
+                for j0, cur in cands:  # a cursor op stands where the kernel's cursor stands
+                    if j0 <= j:
+                        nxt.add((j, (got[1], got[2], got[3], True) if len(got) == 4 else cur))
         if not nxt:
             want = sorted({f"S{j}: {a!r}" for j, a in seen})
             return (f"reader op {k} {op[0]}{tuple(op[2:])} returned {got!r}; "

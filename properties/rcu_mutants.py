@@ -33,6 +33,8 @@ with ``tests/kernel_mutants.mutant_tree(stock, dest, RCU_PATCHES[name])``.
 
 from __future__ import annotations
 
+import contextlib
+
 from maplecheck.tree import MAX
 
 from .rcu import RcuCase
@@ -103,3 +105,77 @@ RCU_CASES = {
     "no-dead-recheck": RcuCase(0, _ladder(31), [("store_range", 0, 292, 294, 999)],
                                [[("mas_set", 0, 30)] + [("mas_next_range", 0, MAX)] * 24]),
 }
+
+
+# ------------------------------------------------------------------ our Python tree
+#
+# The same kind of bugs planted in our tree's write paths, for the Python
+# runner (``rcu_pytree``): a prototype of a write path is checked the same way.
+#
+# * ``py-free-now``: a replaced node is freed to the allocator at once in RCU
+#   mode (no grace period); a reader whose cursor still stands on it reads a
+#   freed node.
+# * ``py-slot-store-pivot-first``: a slot store that overwrites a range and
+#   part of the next one moves the pivot before it stores the new entry, so a
+#   reader between the two reads the old entry over indices it never covered.
+
+
+def _py_free_now():
+    from maplecheck.impl.pytree import nav, topiary
+
+    def mas_free(mas, enode):
+        if mas.tree.ma_flags & 2:
+            mas.tree.alloc.free_now(enode)
+        else:
+            nav.mas_push_node(mas, enode)
+    return [(nav, "mas_free", mas_free), (topiary, "mas_free", mas_free)]
+
+
+def _py_slot_store_pivot_first():
+    from maplecheck.impl.pytree import write
+    from maplecheck.impl.pytree.gaps_update import mas_update_gap
+    from maplecheck.impl.pytree.rcu import rcu_point
+
+    real = write.mas_wr_slot_store
+
+    def mas_wr_slot_store(wr):
+        mas = wr.mas
+        offset = mas.offset
+        if wr.offset_end - offset != 1 or mas.index != wr.r_min:
+            return real(wr)
+        slots = wr.slots
+        gap = not slots[offset] or not slots[offset + 1]
+        wr.pivots[offset] = mas.last
+        rcu_point("assign")
+        slots[offset] = wr.entry
+        rcu_point("assign")
+        if not wr.entry or gap:
+            mas_update_gap(mas)
+    return [(write, "mas_wr_slot_store", mas_wr_slot_store)]
+
+
+PY_RCU_PATCHES = {
+    "py-free-now": _py_free_now,
+    "py-slot-store-pivot-first": _py_slot_store_pivot_first,
+}
+
+PY_RCU_CASES = {
+    "py-free-now": RcuCase(0, _ladder(10), [("store_range", 0, 12, 13, 999)],
+                           [[("mas_set", 0, 0)] + [("mas_next", 0, MAX)] * 4]),
+    "py-slot-store-pivot-first": RcuCase(0, _ladder(10), [("store_range", 0, 10, 17, 999)],
+                                         [[("load", 0, 17)]]),
+}
+
+
+@contextlib.contextmanager
+def py_rcu_mutant(name: str):
+    """Plant ``PY_RCU_PATCHES[name]`` in our tree for the duration of the block."""
+    patches = PY_RCU_PATCHES[name]()
+    saved = [(mod, attr, getattr(mod, attr)) for mod, attr, _ in patches]
+    for mod, attr, new in patches:
+        setattr(mod, attr, new)
+    try:
+        yield
+    finally:
+        for mod, attr, old in saved:
+            setattr(mod, attr, old)

@@ -2,7 +2,7 @@
 """Scheduled runs of the Linux tree in a child process (the ASan build, crash isolation).
 
     w = RcuWorker(linux_src, sanitize=True)
-    res = w.explore(case, {"kind": "exhaustive", "bound": 2})   # -> dict (see _explore)
+    res = w.explore(case, {"kind": "exhaustive", "bound": 2})   # -> dict (see explore_dict)
     w.close()
 
 The child is ``python -m maplecheck.properties.rcu_worker LIB SCHEDFILE``.
@@ -103,7 +103,8 @@ def _runner(lib, sched_file: str):
     return run
 
 
-def _explore(runner, case: RcuCase, st: dict) -> dict:
+def explore_dict(runner, case: RcuCase, st: dict) -> dict:
+    """Explore ``case`` with strategy ``st``; the outcome as plain data (both runners)."""
     known = st.get("known_bugs", True)
     if st.get("kind") == "pct":
         ex = explore_pct(runner, case, st.get("schedules", 200), st.get("depth", 3), st.get("seed", 0),
@@ -116,6 +117,22 @@ def _explore(runner, case: RcuCase, st: dict) -> dict:
             "known": dict(ex.known),
             "finding": None if f is None else {"schedule": list(f.schedule), "reason": f.reason,
                                                "schedules": f.schedules}}
+
+
+def replay_dict(runner, case: RcuCase, schedule: list, pct: list | None, known: bool) -> dict:
+    """Run exactly one schedule (or PCT seed) of ``case``; the outcome as plain data."""
+    from collections import Counter
+
+    from .rcu import check_run, model_states
+
+    if pct and pct[1]:
+        run = runner(case, schedule=tuple(schedule), pct_seed=pct[0], pct_depth=pct[1], pct_len=pct[2])
+        states, expected = model_states(case)
+        why = check_run(case, states, expected, run, Counter() if known else None)
+    else:
+        run, why = replay(runner, case, schedule, known)
+    return {"reason": why, "schedule": list(run.schedule), "hits": run.hits,
+            "readers": run.readers, "writer": run.writer, "status": run.status}
 
 
 def _serve(lib_path: str, sched_file: str) -> int:
@@ -140,20 +157,9 @@ def _serve(lib_path: str, sched_file: str) -> int:
             if cmd == "ping":
                 val = "pong"
             elif cmd == "explore":
-                val = _explore(runner, RcuCase.from_dict(args[0]), args[1])
+                val = explore_dict(runner, RcuCase.from_dict(args[0]), args[1])
             elif cmd == "replay":
-                case, schedule, pct, known = RcuCase.from_dict(args[0]), args[1], args[2], args[3]
-                if pct and pct[1]:
-                    run = runner(case, schedule=tuple(schedule), pct_seed=pct[0], pct_depth=pct[1],
-                                 pct_len=pct[2])
-                    from .rcu import check_run, model_states
-                    from collections import Counter
-                    states, expected = model_states(case)
-                    why = check_run(case, states, expected, run, Counter() if known else None)
-                else:
-                    run, why = replay(runner, case, schedule, known)
-                val = {"reason": why, "schedule": list(run.schedule), "hits": run.hits,
-                       "readers": run.readers, "writer": run.writer, "status": run.status}
+                val = replay_dict(runner, RcuCase.from_dict(args[0]), args[1], args[2], args[3])
             elif cmd == "close":
                 val = 0
             else:

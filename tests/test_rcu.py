@@ -71,3 +71,10 @@ def test_rcu_mutant_is_caught_and_replays(stock_src, tmp_path, name):
     assert again == case and sched == schedule
     assert main(["replay", str(trace), "--linux-src", str(mutant)]) == 1
     assert main(["replay", str(trace), "--linux-src", str(stock_src)]) == 0
+
+
+def test_torn_range_is_a_registered_deviation(linux_kernel):
+    """An in-place slot store read between its two stores: accepted by name, a failure without the registry."""
+    trace = str(Path(__file__).resolve().parent / "corpus/deviations/rcu-slot-store-torn-range.jsonl")
+    assert main(["replay", trace, "--kernel", linux_kernel]) == 0
+    assert main(["replay", trace, "--kernel", linux_kernel, "--no-known-bugs"]) == 1

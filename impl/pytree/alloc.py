@@ -13,6 +13,7 @@ nothing).  :meth:`disarm` ends the injection.
 
 from __future__ import annotations
 
+from . import rcu as _rcu
 from .node import Geometry, MapleNode, mt_mk_node
 
 
@@ -81,6 +82,15 @@ class NodeAllocator:
         return self.nodes[enode >> 8]
 
     def free_node(self, enode: int) -> None:
+        """Free a node; with an RCU scheduler installed, queue it for its grace period."""
+        sched = _rcu.SCHED
+        if sched is not None:
+            sched.queue(self, enode)
+            return
+        self.free_now(enode)
+
+    def free_now(self, enode: int) -> None:
+        """kmem_cache_free(): the node's memory is gone (its slot reads None)."""
         idx = enode >> 8
         if self.nodes[idx] is None:
             raise AssertionError(f"double free of node {enode & ~0xFF:#x}")

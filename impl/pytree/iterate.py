@@ -27,6 +27,7 @@ from __future__ import annotations
 from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
                              MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY)
 
+from .rcu import rcu_dead_seen
 from .node import (mte_node_type, MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
                    ma_data_end, mas_safe_pivot)
 from .state import MaState
@@ -96,7 +97,12 @@ def _npivots(node) -> int:
 # ------------------------------------------------------------------ climbing
 
 def mas_rewalk(mas: MaState, index: int) -> None:
-    """mas_rewalk(): set the state to ``index`` and walk from the root (retry on dead)."""
+    """mas_rewalk(): set the state to ``index`` and walk from the root (retry on dead).
+
+    Every restart of a reader that met a dead node comes here; a scheduler of
+    RCU readers counts them (a reader that keeps restarting waits for the writer).
+    """
+    rcu_dead_seen()
     while True:
         mas.set(index)
         mas_state_walk(mas)

@@ -9,8 +9,9 @@ marking and the subtree destroy walk.
 The node pool stands in for the kernel's ``maple_alloc`` stack: a Python list
 of enodes.  ``mas_node_count`` fills it with the kernel's request count before
 a store; ``mas_pop_node`` hands out a zeroed node of the requested type;
-``mas_free`` pushes a replaced node back (non-RCU) or frees it at once (RCU:
-there are no concurrent readers in Python, so the grace period is empty);
+``mas_free`` pushes a replaced node back (non-RCU) or frees it after a grace
+period (RCU: at once when no reader runs, else queued by the RCU scheduler of
+:mod:`.rcu` until its readers are done);
 ``mas_destroy`` frees whatever is left.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from .node import mte_node_type, MapleNode, ma_parent_slot, ma_data_end, maple_arange_64, maple_range_64
+from .rcu import rcu_point
 
 # ------------------------------------------------------------------ node words
 
@@ -55,7 +57,9 @@ def mas_set_parent(mas, enode, parent, slot: int) -> None:
 
 
 def mte_set_node_dead(mas, enode) -> None:
+    """The node's parent word points at itself: readers that meet it restart."""
     mas.tree.alloc.nodes[enode >> 8].parent = enode & ~0xFF
+    rcu_point("dead")
 
 
 def mte_dead_node(mas, enode) -> bool:
@@ -216,10 +220,12 @@ def mas_put_in_tree(mas, old_enode, new_height: int | None = None) -> None:
     if node.parent & 1:
         node.parent = tree.addr | 1
         tree.ma_root = mas.node | 2
+        rcu_point("assign")
         tree.mt_set_height(mas.depth if new_height is None else new_height)
     else:
         p = node.parent
         tree.alloc.nodes[p >> 8].slot[(p & 0xFC) >> 3] = mas.node
+        rcu_point("assign")
     mte_set_node_dead(mas, old_enode)
 
 
@@ -282,7 +288,7 @@ def mas_push_node(mas, enode) -> None:
 
 
 def mas_free(mas, enode) -> None:
-    """A replaced node: RCU mode frees it (after an empty grace period), else reuse it."""
+    """A replaced node: RCU mode frees it after a grace period (see :mod:`.rcu`), else reuse it."""
     if mas.tree.ma_flags & 2:
         mas.tree.alloc.free_node(enode)
     else:

@@ -26,6 +26,7 @@ from maplecheck.tree import EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_ROOT, MAX, xa_
 
 from .mtree import MapleTree
 from .node import mte_node_type, ma_data_end, ma_set_meta, maple_leaf_64
+from .rcu import rcu_point
 from .node_ops import exact_fit_layout, safe_min, safe_pivot
 from .state import MaState
 from .walk import mas_walk
@@ -64,6 +65,7 @@ def mas_replace_entry(mas: MaState, entry) -> int:
     new_slots, update_gap = exact_fit_layout(slots, offset, entry)
     assert not update_gap
     slots[:] = new_slots  # rcu_assign_pointer: in place, only slot ``offset`` differs
+    rcu_point("assign")
     return 0
 
 
@@ -89,6 +91,7 @@ def replace(tree: MapleTree, index: int, entry) -> tuple[int, object]:
     if mas.status == MA_ROOT:  # the bare root entry at index 0
         if entry & 3 != 2:
             tree.ma_root = entry
+            rcu_point("assign")
             return 0, old
         ret = _root_expand_0(tree, entry)
         return (ret, None) if ret else (0, old)
@@ -111,4 +114,5 @@ def _root_expand_0(tree: MapleTree, entry) -> int:
     ma_set_meta(node, maple_leaf_64, 0, 1)
     tree.mt_set_height(1)
     tree.ma_root = enode | 2
+    rcu_point("assign")
     return 0

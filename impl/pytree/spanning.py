@@ -15,6 +15,7 @@ from maplecheck.tree import MAX
 
 from .big_node import BigNode, mas_mab_cp, mas_store_b_node
 from .nav import mas_pop_node, mte_destroy_walk
+from .rcu import rcu_point
 from .node import maple_leaf_64
 from .rebalance import mas_spanning_rebalance
 from .split import Mast
@@ -31,6 +32,7 @@ def mas_new_root(mas, entry) -> None:
         mas.depth = 0
         tree.mt_set_height(0)
         tree.ma_root = None
+        rcu_point("assign")
         mas.status = MA_START
     else:
         enode = mas_pop_node(mas, maple_leaf_64)
@@ -43,6 +45,7 @@ def mas_new_root(mas, entry) -> None:
         mas.depth = 1
         tree.mt_set_height(1)
         tree.ma_root = enode | 2
+        rcu_point("assign")
     if root is not None and root & 3 == 2 and root > 4096:
         mte_destroy_walk(mas, root & ~2)
 

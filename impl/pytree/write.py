@@ -27,6 +27,7 @@ from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NON
                              MA_PAUSE, MA_ROOT, MA_START, MA_UNDERFLOW, MAX, xa_is_advanced)
 
 from . import node_ops as O
+from .rcu import rcu_point
 from .big_node import BigNode, mas_store_b_node
 from .gaps_update import mas_update_gap
 from .nav import mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta
@@ -73,6 +74,7 @@ def mas_root_expand(mas, entry) -> int:
     tree.mt_set_height(1)
     ma_set_meta(node, maple_leaf_64, 0, slot)
     tree.ma_root = enode | 2
+    rcu_point("assign")
     return slot
 
 
@@ -80,12 +82,14 @@ def mas_store_root(mas, entry) -> None:
     if not entry:
         if not mas.index:
             mas.tree.ma_root = None
+            rcu_point("assign")
     elif mas.last or mas.index:
         mas_root_expand(mas, entry)
     elif entry & 3 == 2:
         mas_root_expand(mas, entry)
     else:
         mas.tree.ma_root = entry
+        rcu_point("assign")
         mas.status = MA_START
 
 
@@ -272,9 +276,11 @@ def mas_wr_slot_store(wr: WrState) -> None:
     if wr.offset_end - offset == 1:
         if mas.index == wr.r_min:
             slots[offset] = wr.entry
+            rcu_point("assign")
             wr.pivots[offset] = mas.last
         else:
             slots[offset + 1] = wr.entry
+            rcu_point("assign")
             wr.pivots[offset] = mas.index - 1
             mas.offset += 1
     elif not mas.tree.ma_flags & 2:
@@ -300,16 +306,21 @@ def mas_wr_append(wr: WrState, new_end: int) -> None:
     if new_end == end + 1:
         if mas.last == wr.r_max:
             slots[new_end] = wr.entry
+            rcu_point("assign")
             pivots[end] = mas.index - 1
             mas.offset = new_end
         else:
             slots[new_end] = wr.content
+            rcu_point("assign")
             pivots[end] = mas.last
             slots[end] = wr.entry
+            rcu_point("assign")
     else:
         slots[new_end] = wr.content
+        rcu_point("assign")
         pivots[end + 1] = mas.last
         slots[end + 1] = wr.entry
+        rcu_point("assign")
         pivots[end] = mas.index - 1
         mas.offset = end + 1
     if not wr.content or not wr.entry:
@@ -337,6 +348,7 @@ def mas_wr_store_entry(wr: WrState) -> None:
     STORE_TYPE_COUNTS[st] += 1
     if st == wr_exact_fit:
         wr.slots[mas.offset] = wr.entry
+        rcu_point("assign")
         if bool(wr.entry) != bool(wr.content):
             mas_update_gap(mas)
     elif st == wr_node_store:
