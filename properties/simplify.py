@@ -63,6 +63,9 @@ RESAMPLE_OVER = 40
 RESAMPLE_SHARE = 0.4
 #: a resampled failing prefix this short ends the search
 RESAMPLE_SHORT = 20
+#: fresh examples tried at least (while the whole budget lasts), so that a
+#: loaded machine does not see fewer of them than an idle one
+RESAMPLE_MIN = 40
 #: the share of the budget a long trace's first ddmin gets before resampling is considered
 FIRST_DD_SHARE = 0.3
 
@@ -387,13 +390,15 @@ def resampled(flags: int, ops: list[tuple], b: _Budget, resample: Resample) -> t
     depth, an under-full node after a long descending build) resists removal:
     nearly every candidate changes the shape, and ddmin spends the budget
     proving that.  A short example that trips the same rule is usually a far
-    better start; this spends at most :data:`RESAMPLE_SHARE` of the budget on it,
+    better start; this spends :data:`RESAMPLE_SHARE` of the budget on it (but
+    tries at least :data:`RESAMPLE_MIN` examples while any budget is left),
     keeping the shortest failing prefix met (and stopping at one of at most
     :data:`RESAMPLE_SHORT` operations).
     """
     stop = time.monotonic() + RESAMPLE_SHARE * max(0.0, b.deadline - time.monotonic())
     best, k = None, 0
-    while time.monotonic() < stop and (best is None or len(best[1]) > RESAMPLE_SHORT):
+    while ((time.monotonic() < stop or (k < RESAMPLE_MIN and b.left()))
+           and (best is None or len(best[1]) > RESAMPLE_SHORT)):
         got = resample(k)
         k += 1
         b.replays += 1
