@@ -110,20 +110,43 @@ def _model_apply(m: ModelTree, name: str, args):
     return plain(getattr(m, name)(*args))
 
 
+def _continuing_cursor(m: ModelTree, cursor: tuple, name: str) -> tuple:
+    """``cursor`` as state ``m`` can continue it (see :func:`_reader_answers`)."""
+    index, last, status, node = cursor
+    if status != MA_ACTIVE or name in ("mas_set", "mas_pause"):
+        return cursor
+    _e, first, end = plain(m.walk(index))
+    if (first, end) == (index, last):
+        return cursor
+    if name in BACKWARD:
+        _e, first, end = plain(m.walk(index))
+        if first == index:
+            return (first, end, MA_ACTIVE, node)
+    else:
+        _e, first, end = plain(m.walk(last))
+        if end == last:
+            return (first, end, MA_ACTIVE, node)
+    return (index, last, MA_PAUSE, False)
+
+
+def _no_entry_alike(want, got) -> bool:
+    """Both answers find nothing, with the same status (the range they stand on may differ:
+    a cursor whose range a write changed keeps its own)."""
+    return (isinstance(want, list) and isinstance(got, list) and len(want) == 4 == len(got)
+            and want[0] is None and got[0] is None and want[3] == got[3])
+
+
 def _reader_answers(m: ModelTree, cursor: tuple, op: tuple):
     """The model's answer to one read op from ``cursor``, and the cursor after it (or None).
 
     A cursor standing on a range that state ``m`` does not have (a concurrent
-    write changed it) continues in ``m`` as a paused iteration does: after
-    ``last`` going forward, before ``index`` going back.
+    write changed it) continues in ``m`` from the edge it is leaving (``last``
+    going forward, ``index`` going back): on the range of ``m`` with that same
+    edge if there is one, else as a paused iteration does.
     """
     name, _t, *args = op
     if name in CURSOR_OPS:
-        index, last, status, _node = cursor
-        if status == MA_ACTIVE and name not in ("mas_set", "mas_pause"):
-            _e, first, end = plain(m.walk(index))
-            if (first, end) != (index, last):
-                cursor = (index, last, MA_PAUSE, False)
+        cursor = _continuing_cursor(m, cursor, name)
         m._set_cursor(*cursor)
         if name not in ("mas_set", "mas_pause") and m.mas_would_crash(name, args[0]):
             return None
@@ -212,7 +235,8 @@ def reader_linearizable(states: list[ModelTree], ops: list[tuple], results: list
                 if ans is None:
                     continue
                 seen.append((j, ans[0]))
-                if ans[0] == got:
+                if ans[0] == got or (_no_entry_alike(ans[0], got) and op[0] in CURSOR_OPS
+                                     and _continuing_cursor(states[j], cur, op[0]) != cur):
                     nxt.add((j, ans[1]))
         if not nxt and known is not None:
             for j0, cur in cands:
