@@ -131,7 +131,8 @@ def _continuing_cursor(m: ModelTree, cursor: tuple, name: str) -> tuple:
 
 def _no_entry_alike(want, got) -> bool:
     """Both answers find nothing, with the same status (the range they stand on may differ:
-    a cursor whose range a write changed keeps its own)."""
+    a cursor whose range a write changed keeps its own, and an overflow or underflow
+    after it reports the reader's range, not the state's)."""
     return (isinstance(want, list) and isinstance(got, list) and len(want) == 4 == len(got)
             and want[0] is None and got[0] is None and want[3] == got[3])
 
@@ -236,7 +237,8 @@ def reader_linearizable(states: list[ModelTree], ops: list[tuple], results: list
                     continue
                 seen.append((j, ans[0]))
                 if ans[0] == got or (_no_entry_alike(ans[0], got) and op[0] in CURSOR_OPS
-                                     and _continuing_cursor(states[j], cur, op[0]) != cur):
+                                     and (got[3] != MA_ACTIVE
+                                          or _continuing_cursor(states[j], cur, op[0]) != cur)):
                     nxt.add((j, ans[1]))
         if not nxt and known is not None:
             for j0, cur in cands:
