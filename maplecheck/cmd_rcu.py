@@ -203,12 +203,15 @@ class Explorer:
 
 
 def _trace_cases(path: Path, readers: int, seed: int):
+    from maplecheck.properties.known import may_deviate
     from maplecheck.properties.rcu import RCU_WRITES, RcuCase, reader_ops, write_span
 
     flags, ops = read_trace(path)
     rng = random.Random(seed)
     prefix = [("set_rcu", 0, True)]
     for op in ops:
+        if op[1] == 0 and may_deviate(op):
+            break  # a registered deviation is lockstep's to judge; the model would part from the tree
         if op[1] != 0 or op[0] in ("dup", "destroy"):
             if op[0] in ("dup", "destroy") and op[1] == 0:
                 break

@@ -38,7 +38,7 @@ from maplecheck.model import ModelTree
 from maplecheck.ops import plain
 from maplecheck.tree import MA_ACTIVE, MA_PAUSE, MA_START, MAX
 
-from .known import RCU_REWALK_SKIP, RCU_TORN_RANGE
+from .known import RCU_REWALK_SKIP, RCU_TORN_RANGE, may_deviate
 
 READ_OPS = frozenset({"load", "walk", "mas_set", "mas_pause", "mas_find", "mas_find_range",
                       "mas_next", "mas_next_range", "mas_prev", "mas_prev_range", "mas_find_rev",
@@ -454,8 +454,8 @@ def campaign_cases(seed: int, steps: int, readers: int, bulk_max: int = 600) -> 
         if op[1] != 0:
             continue
         name = op[0]
-        if name in ("dup", "destroy"):
-            break
+        if name in ("dup", "destroy") or may_deviate(op):
+            break  # a registered deviation is lockstep's to judge; the model would part from the tree
         if name == "set_rcu":
             continue
         if name in RCU_WRITES:
