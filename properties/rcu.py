@@ -119,7 +119,6 @@ def _continuing_cursor(m: ModelTree, cursor: tuple, name: str) -> tuple:
     if (first, end) == (index, last):
         return cursor
     if name in BACKWARD:
-        _e, first, end = plain(m.walk(index))
         if first == index:
             return (first, end, MA_ACTIVE, node)
     else:
@@ -129,12 +128,17 @@ def _continuing_cursor(m: ModelTree, cursor: tuple, name: str) -> tuple:
     return (index, last, MA_PAUSE, False)
 
 
+def _both_find_nothing(want, got) -> bool:
+    """Two cursor answers ``[entry, index, last, status]`` without an entry."""
+    return (isinstance(want, list) and isinstance(got, list) and len(want) == 4 == len(got)
+            and want[0] is None and got[0] is None)
+
+
 def _no_entry_alike(want, got) -> bool:
     """Both answers find nothing, with the same status (the range they stand on may differ:
     a cursor whose range a write changed keeps its own, and an overflow or underflow
     after it reports the reader's range, not the state's)."""
-    return (isinstance(want, list) and isinstance(got, list) and len(want) == 4 == len(got)
-            and want[0] is None and got[0] is None and want[3] == got[3])
+    return _both_find_nothing(want, got) and want[3] == got[3]
 
 
 def _reader_answers(m: ModelTree, cursor: tuple, op: tuple):
@@ -190,10 +194,7 @@ _AS_STEP = {"mas_find": "mas_next", "mas_find_range": "mas_next_range", "mas_fin
 
 def _rewalk_match(want, got) -> bool:
     """Equal, or both without an entry (a rewalk leaves its walked range and status behind)."""
-    if want == got:
-        return True
-    return (isinstance(want, list) and isinstance(got, list) and len(want) == 4 == len(got)
-            and want[0] is None and got[0] is None)
+    return want == got or _both_find_nothing(want, got)
 
 
 def _torn_range(states: list[ModelTree], j0: int, got) -> int | None:
