@@ -173,8 +173,9 @@ def have_dot() -> bool:
 def dumps_after(flags: int, ops: list[tuple], step: int, impls: list[str], tree: int | None = None,
                 linux_src: str | None = None) -> list[tuple[str, dict]]:
     """Replay ``ops[:step + 1]`` on each implementation; return (label, dump) of tree ``tree``."""
-    from maplecheck.properties.impls import open_session
+    from maplecheck.properties.impls import beside_linux, open_session
 
+    linux_src = beside_linux(impls, linux_src)
     t = ops[step][1] if tree is None and ops else (tree or 0)
     out = []
     for name in impls:

@@ -27,7 +27,7 @@ from typing import Callable
 from maplecheck.ops import NOMEM_DECIDED, TraceError, write_trace
 
 from .gen import example_ops
-from .impls import impl_names, linux_tree, open_session, python_allocates_like_linux, python_follows_linux
+from .impls import beside_linux, impl_names, linux_tree, open_session, python_allocates_like_linux, python_follows_linux
 from .known import may_deviate
 from .lockstep import ALLOC_COMPARED, Divergence, Lockstep
 from .simplify import minimize
@@ -153,7 +153,7 @@ def _take_nomem(res: "CampaignResult", ls: Lockstep) -> None:
 def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize: bool = False,
                   contents_every: int = 1, avoid_known_bugs: bool = True,
                   kernel: str | None = None) -> Lockstep:
-    linux_src = linux_tree(linux_src, kernel)
+    linux_src = beside_linux(impl_names(impl), linux_tree(linux_src, kernel))
     same_structure = impl != "both" or python_follows_linux(linux_src)[0]
     same_allocation = same_structure and (impl != "both" or python_allocates_like_linux(linux_src))
     model = open_session("model", flags)

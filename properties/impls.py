@@ -127,6 +127,16 @@ def impl_names(impl: str) -> list[str]:
     return ["python", "linux"] if impl == "both" else [impl]
 
 
+def beside_linux(names, linux_src: str | None) -> str | None:
+    """The Linux tree to name when our tree runs beside Linux's (``names`` holds both):
+    the named tree, else the default one by path, so that our write-path profile
+    follows the kernel actually compared (``python_profile(None)`` is our default,
+    not Linux's)."""
+    if linux_src is None and "python" in names and "linux" in names:
+        return linux_kernel_info(None)["path"]
+    return linux_src
+
+
 def open_session(name: str, flags: int, linux_src: str | None = None, sanitize: bool = False):
     """A fresh session of implementation ``name`` holding one empty tree (number 0)."""
     if name in LOCAL_FACTORIES:

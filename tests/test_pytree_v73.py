@@ -90,3 +90,24 @@ def test_profile_follows_the_linux_tree(tmp_path):
         assert follows(kernel_info(src)) is ok, version
     with pytest.raises(ValueError):
         PyFactory(profile="5.0")
+
+
+def test_both_without_a_kernel_follows_the_default_linux_tree(linux_kernel, monkeypatch):
+    """``--impl both`` with no kernel named runs our tree on the profile of the Linux
+    tree it is compared with (the default one), not on our own default profile."""
+    from maplecheck.impl.linux.source import kernel_info, kernel_source
+    from maplecheck.impl.pytree.profile import profile_for_info
+    from maplecheck.properties import impls
+    from maplecheck.properties.engine import open_lockstep
+
+    monkeypatch.setenv("MAPLECHECK_KERNEL", linux_kernel)
+    impls.linux_kernel_info.cache_clear()
+    try:
+        ls = open_lockstep("both", 0)
+        try:
+            got = ls.impls["python"].factory.profile
+        finally:
+            ls.close()
+    finally:
+        impls.linux_kernel_info.cache_clear()
+    assert got == profile_for_info(kernel_info(kernel_source(kernel=linux_kernel)))
