@@ -245,6 +245,52 @@ static int mc_node_alloc_bulk(struct kmem_cache *cache, gfp_t gfp, size_t size,
 static void mc_kfree_node(void *node);
 #define kfree(p) mc_kfree_node(p)
 
+/* ------------------------------------------------------------ RCU callbacks */
+
+#ifndef MC_RCU_SCHED_H
+/*
+ * Outside the interleaving build (rcu_shim.c, whose scheduler owns RCU) this
+ * process runs one thread and no reader runs beside a writer, so a grace
+ * period is over once the API call that queued a callback has returned.
+ * call_rcu (and kfree_rcu, which the scaffolding builds on it) queues here,
+ * writing the head into the node as every call_rcu does; the queue runs, in
+ * order, at the start of the next API call (mc_enter) and at rcu_barrier.
+ * Frees are therefore deterministic (a replay frees at the same places), and
+ * rcu_barrier costs nothing, where liburcu's callback thread batches its
+ * wake-ups 10 ms apart.
+ */
+static struct cds_wfcq_node *mc_cb_first;
+static struct cds_wfcq_node **mc_cb_last = &mc_cb_first;
+
+static void mc_queue_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
+{
+	head->next.next = NULL;
+	head->func = fn;
+	*mc_cb_last = &head->next;
+	mc_cb_last = &head->next.next;
+}
+
+static void mc_run_rcu(void)
+{
+	while (mc_cb_first) {
+		struct rcu_head *head = caa_container_of(mc_cb_first, struct rcu_head, next);
+
+		mc_cb_first = head->next.next;
+		if (!mc_cb_first)
+			mc_cb_last = &mc_cb_first;
+		head->func(head);
+	}
+}
+
+#undef call_rcu
+#undef rcu_barrier
+#define call_rcu(h, f) mc_queue_rcu(h, f)
+#define rcu_barrier() mc_run_rcu()
+#define MC_RCU_QUIESCENT() mc_run_rcu()
+#else
+#define MC_RCU_QUIESCENT() do { } while (0)
+#endif
+
 /* ------------------------------------------------------------ the kernel */
 
 /* the tree's tools/testing/shared/maple-shim.c, which includes its lib/maple_tree.c */
@@ -295,6 +341,7 @@ static inline void mc_enter(void)
 			rcu_register_thread();
 		mc_registered = 1;
 	}
+	MC_RCU_QUIESCENT();
 }
 
 int mc_init(void)
