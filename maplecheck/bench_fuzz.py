@@ -28,10 +28,12 @@ MODES = ("python", "linux", "both")
 
 def _raw_c_ops(seed: int, k: int, example_len: int):
     """Example ``k``'s operations as Linux may receive them: RCU mode off (the known
-    RCU destroy bugs would end the measurement), every dup allowed to succeed (the
-    model alone cannot tell which fail) and the calls the model refuses removed."""
+    RCU destroy bugs would end the measurement), every dup and every write allowed
+    to succeed (no injected allocation failure: the model alone cannot tell which
+    fail, and a cursor after a refused write is not the model's) and the calls the
+    model refuses removed."""
     from maplecheck.model import ModelFactory
-    from maplecheck.ops import Session
+    from maplecheck.ops import NOMEM_DECIDED, Session
     from maplecheck.properties.engine import example_seed
     from maplecheck.properties.gen import example_ops
     from maplecheck.tree import MT_FLAGS_USE_RCU, MapleUsageError
@@ -43,8 +45,8 @@ def _raw_c_ops(seed: int, k: int, example_len: int):
     for op in ops:
         if op[0] == "set_rcu":
             continue
-        if op[0] == "dup":
-            op = ("dup", op[1], None)
+        if op[0] == "dup" or op[0] in NOMEM_DECIDED:
+            op = (*op[:-1], None)
         try:
             model.step(op)
         except MapleUsageError:
