@@ -148,6 +148,17 @@ RCU_TORN_RANGE = KnownBug(
 )
 
 
+RCU_REWALK_NODELESS = KnownBug(
+    "rcu-rewalk-into-nodeless-tree",
+    "Linux mas_next_slot()/mas_prev_slot() under RCU: a reader whose node died rewalks "
+    "(mas_rewalk) and retries on mas->node without checking what the walk found; when the "
+    "concurrent write left the tree without nodes (empty, or a single entry at index 0 held "
+    "in the root pointer) the walk leaves mas->node NULL and the retry dereferences it in "
+    "ma_dead_node() (tests/corpus/rcu-known/*.jsonl)",
+    {"6.12": True, "7.3": True},
+)
+
+
 # ---------------------------------------------------------------- deviations
 #
 # A deviation is a documented-API answer a kernel gives otherwise than the model

@@ -38,7 +38,7 @@ from maplecheck.model import ModelTree
 from maplecheck.ops import plain
 from maplecheck.tree import MA_ACTIVE, MA_PAUSE, MA_START, MAX
 
-from .known import RCU_REWALK_SKIP, RCU_TORN_RANGE, may_deviate
+from .known import RCU_REWALK_NODELESS, RCU_REWALK_SKIP, RCU_TORN_RANGE, may_deviate
 
 READ_OPS = frozenset({"load", "walk", "mas_set", "mas_pause", "mas_find", "mas_find_range",
                       "mas_next", "mas_next_range", "mas_prev", "mas_prev_range", "mas_find_rev",
@@ -285,6 +285,31 @@ def check_run(case: RcuCase, states: list[ModelTree], expected_writer: list, run
         if why:
             return f"reader {i + 1}: {why}"
     return None
+
+
+def nodeless(m: ModelTree) -> bool:
+    """Does the kernel hold this tree without nodes?  (Empty, or one entry at index 0
+    alone, which the root pointer holds.)"""
+    used = [(first, last) for first, last, e in m.ranges() if e is not None]
+    return not used or used == [(0, 0)]
+
+
+def may_rewalk_into_nodeless(case: RcuCase) -> bool:
+    """Can a reader of ``case`` meet known bug rcu-rewalk-into-nodeless-tree?  (A write
+    that takes a tree with nodes to one without, and a reader that steps.)"""
+    states, _ = model_states(case)
+    steps = FORWARD | BACKWARD
+    return (any(not nodeless(a) and nodeless(b) for a, b in zip(states, states[1:]))
+            and any(op[0] in steps for ops in case.readers for op in ops))
+
+
+def known_reader_crash(case: RcuCase, why: str):
+    """The registered bug a crashed run of ``case`` is, or None: a reader that crashed
+    in the kernel's retry after a rewalk (a sanitizer report through
+    mas_rewalk_if_dead; our tree, which follows it, raises in the reader op) where
+    a write empties the tree of nodes."""
+    crashed = "mas_rewalk_if_dead" in why or (why.startswith("reader ") and " raised " in why)
+    return RCU_REWALK_NODELESS if crashed and may_rewalk_into_nodeless(case) else None
 
 
 # ------------------------------------------------------------------ strategies

@@ -14,12 +14,13 @@ with ``tests/kernel_mutants.mutant_tree(stock, dest, RCU_PATCHES[name])``.
   through ``kfree_rcu`` whatever the mode: ``mas_topiary_node`` frees the
   node to its cache at once.
 * ``split-parent-late``: in RCU mode the new children of a split get their
-  parent pointers only in the adoption pass after the new parent is
-  published, so a reader that reaches a new child and climbs through
-  ``mte_parent`` follows a parent word not yet set.  6.12: the split's
-  ``mas_set_split_parent`` does nothing; 7.x (the maple_copy path, which
-  splits, rebalances and spans alike): ``node_copy`` does not set the parents
-  of the children it copies out of the ``maple_copy`` node.
+  parent pointers only right after the new parent is published (the stores
+  are held back and made after ``mas_put_in_tree`` in ``mas_topiary_replace``,
+  so the tree still ends valid), and a reader that reaches a new child in
+  that window and climbs through ``mte_parent`` follows a parent word not yet
+  set.  6.12: the stores of the split's ``mas_set_split_parent``; 7.x (the
+  maple_copy path, which splits, rebalances and spans alike): the parents
+  ``node_copy`` sets for the children it copies out of the ``maple_copy`` node.
 * ``no-dead-recheck``: the reader's step to the next node (``mas_next_node``)
   uses the parent's pivots and slots without re-checking that the node died
   meanwhile (the same code in 6.12 and 7.x).  A dead node is queued with
@@ -65,14 +66,67 @@ def _patch_spanning_free_now(text: str) -> str:
     return text[:i] + new + text[end:]
 
 
+#: C added to the kernel file by split-parent-late: parent-pointer stores a split
+#: makes in RCU mode are held back and made right after the publication
+_LATE_PARENTS = """
+/* maplecheck mutant split-parent-late: in RCU mode, the new children's parent
+ * pointers are set only after the new parent is published. */
+struct mc_late_parent {
+	struct ma_state *mas;
+	struct maple_enode *parent;
+	struct maple_enode *child;	/* one child (6.12) */
+	void __rcu **slots;		/* or a run of them (7.x) */
+	unsigned char start, count;
+};
+static struct mc_late_parent mc_late[64];
+static int mc_nlate;
+
+static void mc_late_parents_now(void)
+{
+	while (mc_nlate > 0) {
+		struct mc_late_parent *l = &mc_late[--mc_nlate];
+
+		%(set)s
+	}
+}
+"""
+
+#: per kernel generation: the parent store a split makes and how the mutant makes it late
+_LATE_SET_612 = "mas_set_parent(l->mas, l->child, l->parent, l->start);"
+_LATE_SET_7 = "mas_set_parent_slots(l->mas, l->parent, l->slots, l->start, l->count);"
+
+
 def _patch_split_parent_late(text: str) -> str:
-    if "static inline void mas_set_split_parent(" in text:  # 6.12: the big-node split
+    """Hold a split's parent-pointer stores back until after ``mas_put_in_tree`` (the
+    publication) in ``mas_topiary_replace``: the tree ends valid, but a reader in the
+    window reaches new children whose parent word is not set yet."""
+    six = "static inline void mas_set_split_parent(" in text
+    block = _LATE_PARENTS % {"set": _LATE_SET_612 if six else _LATE_SET_7}
+    if six:  # 6.12: each child of a split internal node, in mas_set_split_parent
         start = text.index("static inline void mas_set_split_parent(")
-        body = text.index("{", start)
-        return text[:body + 1] + "\n\tif (mt_in_rcu(mas->tree)) return;" + text[body + 1:]
-    old = "if (!ma_is_leaf(d_mt) && s_mt == maple_copy)"  # 7.x: node_copy out of the maple_copy node
-    i, j = _first_after(text, ("unsigned long node_copy(",), old, within=1500)
-    return text[:i] + "if (!ma_is_leaf(d_mt) && s_mt == maple_copy && !mt_in_rcu(mas->tree))" + text[j:]
+        end = text.index("\n}\n", start)
+        seg = text[start:end]
+        for side, slot in (("left", "*slot"), ("right", "(*slot) - split - 1")):
+            old = f"mas_set_parent(mas, mas->node, {side}, {slot});"
+            assert old in seg, old
+            seg = seg.replace(old, (
+                f"{{ if (mt_in_rcu(mas->tree) && mc_nlate < 64) mc_late[mc_nlate++] = "
+                f"(struct mc_late_parent){{ mas, {side}, mas->node, NULL, {slot}, 1 }}; "
+                f"else {old} }}"))
+        text = text[:start] + block + seg + text[end:]
+    else:  # 7.x: the children node_copy copies out of the maple_copy node
+        old = "mas_set_parent_slots(mas, mt_mk_node(dst, d_mt),\n\t\t\t\t     d_slots, d_start, size);"
+        i, j = _first_after(text, ("unsigned long node_copy(",), old, within=1500)
+        late = ("{ if (mt_in_rcu(mas->tree) && mc_nlate < 64) mc_late[mc_nlate++] = "
+                "(struct mc_late_parent){ mas, mt_mk_node(dst, d_mt), NULL, d_slots, d_start, size }; "
+                "else " + old + " }")
+        text = text[:i] + late + text[j:]
+        top = text.index("static inline void mas_topiary_replace(")
+        text = text[:top] + block + text[top:]
+    i, j = _first_after(text, ("static inline void mas_topiary_replace(",), "mas_put_in_tree(mas, old_enode",
+                        within=600)
+    end = text.index(";", j) + 1
+    return text[:end] + " mc_late_parents_now();" + text[end:]
 
 
 def _patch_no_dead_recheck(text: str) -> str:
@@ -99,9 +153,9 @@ def _ladder(n: int) -> list[tuple]:
 RCU_CASES = {
     "spanning-free-now": RcuCase(0, _ladder(40), [("store_range", 0, 95, 255, 999)],
                                  [[("load", 0, 300)]]),
-    "split-parent-late": RcuCase(0, _ladder(31), [("store_range", 0, 151, 152, 999)],
-                                 [[("mas_set", 0, 120), ("mas_next", 0, MAX), ("mas_next", 0, MAX),
-                                   ("mas_next", 0, MAX), ("mas_next", 0, MAX)]]),
+    # the append that splits a leaf of a full root: the root splits too (height 2 -> 3)
+    "split-parent-late": RcuCase(0, _ladder(127), [("store_range", 0, 1270, 1275, 255)],
+                                 [[("mas_set", 0, 1200)] + [("mas_next", 0, MAX)] * 16]),
     "no-dead-recheck": RcuCase(0, _ladder(31), [("store_range", 0, 292, 294, 999)],
                                [[("mas_set", 0, 30)] + [("mas_next_range", 0, MAX)] * 24]),
 }

@@ -40,6 +40,7 @@ def test_check_rejects_an_entry_never_stored():
 CAUGHT_AS = {
     "spanning-free-now": ("crash", "heap-use-after-free"),   # the reader reads a freed node
     "no-dead-recheck": ("finding", "mas_next_range"),        # a limit read off a queued node
+    "split-parent-late": ("crash", "ma_is_root"),            # a new leaf's parent word not yet set
 }
 
 
@@ -78,3 +79,38 @@ def test_torn_range_is_a_registered_deviation(linux_kernel):
     trace = str(Path(__file__).resolve().parent / "corpus/deviations/rcu-slot-store-torn-range.jsonl")
     assert main(["replay", trace, "--kernel", linux_kernel]) == 0
     assert main(["replay", trace, "--kernel", linux_kernel, "--no-known-bugs"]) == 1
+
+
+KNOWN = Path(__file__).resolve().parent / "corpus/rcu-known"
+
+
+def test_rewalk_into_nodeless_tree_is_a_registered_crash(linux_kernel, capsys):
+    """The reader crash after a rewalk into an emptied tree: named by replay, a failure
+    without the registry, on each kernel and on our tree (which follows the kernel's code)."""
+    trace = str(KNOWN / "mas-next-null-node-after-erase.jsonl")
+    assert main(["replay", trace, "--kernel", linux_kernel]) == 0
+    assert "known kernel bug rcu-rewalk-into-nodeless-tree" in capsys.readouterr().out
+    assert main(["replay", trace, "--kernel", linux_kernel, "--no-known-bugs"]) == 1
+    assert "mas_rewalk_if_dead" in capsys.readouterr().out
+    trace = str(KNOWN / "mas-find-rewalk-into-empty-tree.jsonl")
+    assert main(["replay", trace, "--impl", "python"]) == 0
+    assert main(["replay", trace, "--impl", "python", "--no-known-bugs"]) == 1
+
+
+def test_rewalk_into_nodeless_tree_predicate():
+    """The campaign steps around exactly the cases that can meet it: a write that takes a
+    tree with nodes to one without (empty, or index 0 alone), and a stepping reader."""
+    from maplecheck.properties.rcu import RcuCase, may_rewalk_into_nodeless
+
+    step = [[("mas_set", 0, 5), ("mas_next", 0, 2**64 - 1)]]
+    look = [[("load", 0, 5), ("walk", 0, 7)]]
+    pre = [("set_rcu", 0, True), ("store_range", 0, 10, 2**64 - 1, 3)]
+    emptied = [("erase", 0, 12848)]
+    assert may_rewalk_into_nodeless(RcuCase(2, pre, emptied, step))
+    assert not may_rewalk_into_nodeless(RcuCase(2, pre, emptied, look))
+    assert not may_rewalk_into_nodeless(RcuCase(2, pre, [("erase", 0, 3)], step))
+    assert may_rewalk_into_nodeless(RcuCase(2, pre, [("store_range", 0, 1, 2**64 - 1, None)], step))
+    at0 = [*pre, ("store_range", 0, 0, 0, 7)]  # left holding index 0 alone: the root pointer
+    assert may_rewalk_into_nodeless(RcuCase(2, at0, emptied, step))
+    at01 = [*pre, ("store_range", 0, 0, 1, 7)]  # [0, 1] needs a node
+    assert not may_rewalk_into_nodeless(RcuCase(2, at01, emptied, step))
