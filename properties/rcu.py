@@ -222,7 +222,15 @@ def _torn_range(states: list[ModelTree], j0: int, got) -> int | None:
 
 def reader_linearizable(states: list[ModelTree], ops: list[tuple], results: list,
                         known: Counter | None = None) -> str | None:
-    """None if each op's result is the model's in some state, never going back; else why not.
+    """None if each op's result is the model's in some state; else why not.
+
+    Each step on its own: a step may answer from the state before the write
+    after an earlier step answered from the state after it.  (RCU promises a
+    reader one state or the other per lookup, not an order across lookups: a
+    cursor that climbs through a live child's parent pointer, not yet moved to
+    the new parent, reads the replaced one until it is marked dead.)  A cursor
+    carries its position from step to step (``cands``: the state a step was
+    answered in, and the cursor after it).
 
     With ``known`` (a Counter), a step that is only explained by the known 6.12
     rewalk defect is accepted and counted there under its name.
@@ -231,8 +239,8 @@ def reader_linearizable(states: list[ModelTree], ops: list[tuple], results: list
     for k, (op, got) in enumerate(zip(ops, results)):
         nxt = set()
         seen = []
-        for j0, cur in cands:
-            for j in range(j0, len(states)):
+        for _j0, cur in cands:
+            for j in range(len(states)):
                 ans = _reader_answers(states[j], cur, op)
                 if ans is None:
                     continue
