@@ -27,7 +27,7 @@ from typing import Callable
 from maplecheck.ops import NOMEM_DECIDED, TraceError, write_trace
 
 from .gen import example_ops
-from .impls import beside_linux, impl_names, linux_tree, open_session, python_allocates_like_linux, python_follows_linux
+from .impls import beside_linux, impl_names, linux_tree, open_session, python_follows_linux
 from .known import may_deviate
 from .lockstep import ALLOC_COMPARED, Divergence, Lockstep
 from .simplify import minimize
@@ -155,7 +155,6 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
                   kernel: str | None = None) -> Lockstep:
     linux_src = beside_linux(impl_names(impl), linux_tree(linux_src, kernel))
     same_structure = impl != "both" or python_follows_linux(linux_src)[0]
-    same_allocation = same_structure and (impl != "both" or python_allocates_like_linux(linux_src))
     model = open_session("model", flags)
     impls = {}
     try:
@@ -167,7 +166,7 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
             s.close()
         raise
     return Lockstep(model, impls, contents_every=contents_every, avoid_known_bugs=avoid_known_bugs,
-                    compare_dumps=same_structure, compare_alloc=same_allocation)
+                    compare_dumps=same_structure, compare_alloc=same_structure)
 
 
 def _needs_single_step(op: tuple) -> bool:

@@ -92,16 +92,6 @@ def python_follows_linux(linux_src: str | None = None) -> tuple[bool, str]:
     return follows(info), info["version"]
 
 
-def python_allocates_like_linux(linux_src: str | None = None) -> bool:
-    """Does our Python tree request nodes as this kernel does?
-
-    Its node requests follow the bulk allocator (``mas_alloc_nodes`` before
-    sheaves); on a sheaf kernel the counts differ by design, so neither node
-    counts nor the place of a refused request are compared there.
-    """
-    return not linux_kernel_info(linux_src)["features"].get("sheaves", False)
-
-
 def structure_note(impl: str, linux_src: str | None = None) -> str | None:
     """The one line ``--impl both`` prints when it compares contents and results only."""
     if impl != "both":

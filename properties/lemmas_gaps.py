@@ -23,7 +23,7 @@ from .lemma_preds import inv_gaps, inv_nulls
 from .lemma_base import ARANGE_SLOTS, RANGE_SLOTS, lemma, sym_layout, u64s
 from .lemma_preds import spec_max_gap
 from .lemma_base import FULL
-from maplecheck.logic import And, If, Implies, Not
+from maplecheck.logic import And, If, Implies
 from .symexec import prove
 
 
@@ -131,15 +131,14 @@ def _parent_gap(fn):
     def body(st, case):
         end, meta, off = case
         g = st["gaps"]
-        ng, nmeta, ascend = fn(g, end, meta, off, st["new"])
+        ng, nmeta, up = fn(list(g), end, meta, off, st["new"])  # the tree's step is in place
         st["after_gaps"], st["after_meta"] = ng, nmeta
         old_max = g[meta]
         new_max = O.select(ng, nmeta)
         return And(ng[off] == st["new"],
                    *[ng[i] == g[i] for i in range(ARANGE_SLOTS) if i != off],
                    inv_gaps(ng, end, nmeta),
-                   Implies(Not(ascend) if not isinstance(ascend, bool) else (not ascend),
-                           new_max == old_max))
+                   new_max == old_max if up is None else up == new_max)
     cases = [(e, m, o) for e in range(ARANGE_SLOTS) for m in range(e + 1) for o in range(e + 1)]
     if not FULL:
         cases = [(e, m, o) for (e, m, o) in cases
@@ -150,7 +149,8 @@ def _parent_gap(fn):
 lemma("parent_gap_step", "node_ops.parent_gap_step (mas_parent_gap)", O.parent_gap_step,
       M.parent_gap_step_no_rescan,
       "setting one child's gap in an arange node keeps meta gap on the largest gap (rescanning "
-      "when it shrank) and stops climbing only when the node's largest gap is unchanged")(_parent_gap)
+      "when it shrank), stops climbing only when the node's largest gap is unchanged, and "
+      "carries the node's new largest gap up when it climbs")(_parent_gap)
 
 
 def _child_gap(fns):
@@ -170,7 +170,7 @@ def _child_gap(fns):
         mg = leaf_gap(n.pivot, n.slot, c_end, st["min"], st["max"])
         g = st["gaps"]
         if not O.br(g[pslot] == mg):   # mas_update_gap: only when it differs
-            g2, meta2, _asc = step(g, ARANGE_SLOTS - 1, meta, pslot, mg)
+            g2, meta2, _up = step(list(g), ARANGE_SLOTS - 1, meta, pslot, mg)
         else:
             g2, meta2 = g, meta
         st["after_gaps"] = g2

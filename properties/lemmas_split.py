@@ -29,6 +29,37 @@ from .lemma_base import FULL
 from maplecheck.logic import And, If, Not
 from .symexec import prove
 
+
+# ------------------------------------------------------------------ the sequences the tree runs
+
+def split_big_node(b, nslots: int, min_slots: int, leaf: bool, alloc: bool):
+    """mas_split's copy-out, over the tree's own helpers: mab_calc_split, then
+    mab_mas_cp per new node.  A list of 2 nodes (or 3 for the three-way split of
+    a spanning rebalance) and the list of split offsets.  The helpers are looked
+    up on node_ops at each call, so a mutant swapped in there is the one run."""
+    split, mid, _rb = O.mab_calc_split(b.slots, b.b_end, nslots, min_slots, leaf)
+    if mid:
+        return ([O.mab_mas_cp(b, 0, split, nslots, leaf, alloc),
+                 O.mab_mas_cp(b, split + 1, mid, nslots, leaf, alloc),
+                 O.mab_mas_cp(b, mid + 1, b.b_end, nslots, leaf, alloc)], [split, mid])
+    return ([O.mab_mas_cp(b, 0, split, nslots, leaf, alloc),
+             O.mab_mas_cp(b, split + 1, b.b_end, nslots, leaf, alloc)], [split])
+
+
+def merge_siblings(l_pivots, l_slots, l_gaps, l_end: int, l_max,
+                   r_pivots, r_slots, r_gaps, r_max, big_slots: int):
+    """mas_rebalance's merge, over the tree's own mas_mab_cp: the left node's data
+    then the right sibling's, in a big node.  (The kernel copies the insufficient
+    node first, then its next sibling with ``mas_mab_cp(.., 0, mt_slot_count, ..)``;
+    with no next sibling it shifts and puts the previous one first, which gives
+    the same big node.)"""
+    bp = [0] * big_slots
+    bs = [None] * big_slots
+    bg = [0] * big_slots
+    b_end = O.mas_mab_cp(l_pivots, l_slots, l_gaps, l_max, 0, l_end, bp, bs, bg, 0)
+    b_end = O.mas_mab_cp(r_pivots, r_slots, r_gaps, r_max, 0, len(r_slots), bp, bs, bg, b_end)
+    return O.BigNode(bp, bs, bg, b_end - 1)
+
 BIG = 36
 
 
@@ -166,7 +197,7 @@ def _split_nodes(calc, nslots: int, leaf: bool, alloc: bool):
         saved = O.mab_calc_split
         O.mab_calc_split = calc
         try:
-            nodes, splits = O.split_big_node(b, nslots, min_slots, leaf, alloc)
+            nodes, splits = split_big_node(b, nslots, min_slots, leaf, alloc)
         finally:
             O.mab_calc_split = saved
         st["nodes"], st["splits"] = nodes, splits
@@ -181,12 +212,12 @@ def _calc_no_null_fix(slots, b_end, nslots, min_slots, leaf, bulk=False):
     return M.mab_calc_split_no_null_fix(slots, b_end, nslots, min_slots, leaf, bulk)
 
 
-lemma("split_leaf_nodes", "node_ops.split_big_node / mab_mas_cp (leaf)", O.mab_calc_split,
+lemma("split_leaf_nodes", "node_ops.mab_calc_split + mab_mas_cp, as mas_split runs them (leaf)", O.mab_calc_split,
       _calc_no_null_fix,
       "a leaf big node split at mab_calc_split: both nodes valid (limits, ranges, no NULL at "
       "the left node's end), data ends correct, and together they read as the big node")(
     lambda calc: _split_nodes(calc, RANGE_SLOTS, True, False))
-lemma("split_arange_nodes", "node_ops.split_big_node / mab_mas_cp (arange gaps, meta gap)",
+lemma("split_arange_nodes", "node_ops.mab_calc_split + mab_mas_cp, as mas_split runs them (arange gaps, meta gap)",
       O.mab_calc_split, _arange_bad_calc,
       "an arange big node split in two: both nodes valid, children non-NULL, gaps copied and "
       "meta gap on the largest gap, contents preserved")(
@@ -231,7 +262,7 @@ def _merge(cp):
         saved = O.mas_mab_cp
         O.mas_mab_cp = cp
         try:
-            b = O.merge_siblings(ln.pivot, ln.slot, None, l_end, lhi, rn.pivot, rn.slot, None, hi, BIG)
+            b = merge_siblings(ln.pivot, ln.slot, None, l_end, lhi, rn.pivot, rn.slot, None, hi, BIG)
         finally:
             O.mas_mab_cp = saved
         st["big"] = b
@@ -243,7 +274,7 @@ def _merge(cp):
             return And(node_ok(one.pivots, one.slots, one.end, lo, hi),
                        one.max == hi,
                        lookup(one.pivots, one.slots, one.end, hi, x) == old)
-        nodes, splits = O.split_big_node(b, RANGE_SLOTS, min_slots, True, False)
+        nodes, splits = split_big_node(b, RANGE_SLOTS, min_slots, True, False)
         st["nodes"] = nodes
         conds = []
         read = None
@@ -259,8 +290,8 @@ def _merge(cp):
     return prove(_merge_cases(), setup, body)
 
 
-lemma("rebalance_merge", "node_ops.merge_siblings / mas_mab_cp / mab_mas_cp / split_big_node "
-      "(mas_mab_cp runs in the tree: big_node.py)",
+lemma("rebalance_merge", "node_ops.mas_mab_cp + mab_calc_split + mab_mas_cp, as mas_rebalance "
+      "runs them (all run in the tree: big_node.py)",
       O.mas_mab_cp, M.mas_mab_cp_skip_last,
       "an insufficient leaf and its sibling merged (mas_mab_cp of both) and rebuilt as one node "
       "or split in two: valid nodes over the pair's range with the same contents")(_merge)
@@ -364,7 +395,7 @@ def _replace(fn):
     def body(st, case):
         end, off = case
         node = st["node"]
-        slots, upd = fn(node.slot, off, st["entry"])
+        slots, upd = fn(list(node.slot), off, st["entry"])  # the tree's store is in place
         st["after_slots"] = slots
         new = MapleNode(GEO, maple_leaf_64)
         new.pivot, new.slot = node.pivot, slots

@@ -161,7 +161,7 @@ def append_layout_bad(pivots, slots, end, new_end, index, last, r_max, entry, le
     slots = list(slots)
     content = slots[end]
     if new_end < len(pivots) and leaf:
-        slots[-1] = O.ma_meta_pack(new_end, 0)
+        slots[-1] = O.ma_meta_word(new_end, 0)
     offset = end
     if new_end == end + 1:
         if br(last == r_max):
@@ -263,16 +263,15 @@ def ma_max_gap_low_wins(gaps, end):
 
 def parent_gap_step_no_rescan(gaps, end, meta_gap, offset, new):
     """never rescans when the largest gap shrinks."""
-    gaps = list(gaps)
     old_max = O.select(gaps, meta_gap)
     gaps[offset] = new
     if br(old_max == new):
-        return gaps, meta_gap, False
+        return gaps, meta_gap, None
     if br(offset != meta_gap):
         if br(old_max > new):
-            return gaps, meta_gap, False
-        return gaps, offset, True
-    return gaps, meta_gap, True
+            return gaps, meta_gap, None
+        return gaps, offset, new
+    return gaps, meta_gap, new
 
 
 # ------------------------------------------------------------------ dup

@@ -100,15 +100,6 @@ def test_split_point_matches_the_trees_copy():
         assert O.mab_calc_split(bn.slot, b_end, 16, LINUX_64.min_slots[maple_leaf_64], True)[:2] == (split, mid)
 
 
-def test_max_gap_matches_the_trees_copy():
-    from maplecheck.impl.pytree.gaps_update import ma_max_gap
-    for _ in range(300):
-        end = R.randrange(10)
-        gaps = [R.choice([0, 1, 5, 7, 7]) for _ in range(10)]
-        node = SimpleNamespace(gap=gaps, meta_end=end)
-        assert O.ma_max_gap(gaps, end) == ma_max_gap(node)
-
-
 def test_leaf_writes_match_the_trees_write_path():
     """node_ops' leaf write step (the proven one) predicts exactly the leaf the
     tree's own write path leaves, for random in-node writes on a one-leaf tree."""

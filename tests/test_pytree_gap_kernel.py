@@ -298,7 +298,7 @@ def test_leaf_and_node_gaps():
     big = tree_from_ranges([(3 * i, 3 * i + 1, xa_mk_value(i)) for i in range(400)]
                            + [(5000, 5999, 7)], ALLOC)
     root = big.alloc.node(big.root_enode())
-    g, off = ma_max_gap(root)
+    g, off = ma_max_gap(root.gap, root.meta_end)
     assert g == MAX - 5999 and off == root.meta_end
 
 

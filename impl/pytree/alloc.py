@@ -13,8 +13,8 @@ nothing).  :meth:`disarm` ends the injection.
 
 from __future__ import annotations
 
+from .node import (Geometry, MapleNode, mt_mk_node, mte_to_node)
 from . import rcu as _rcu
-from .node import Geometry, MapleNode, mt_mk_node
 
 
 class NodeAllocator:
@@ -93,7 +93,7 @@ class NodeAllocator:
         """kmem_cache_free(): the node's memory is gone (its slot reads None)."""
         idx = enode >> 8
         if self.nodes[idx] is None:
-            raise AssertionError(f"double free of node {enode & ~0xFF:#x}")
+            raise AssertionError(f"double free of node {mte_to_node(enode):#x}")
         self.nodes[idx] = None
         self.free.append(idx)
         self.live -= 1

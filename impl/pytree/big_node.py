@@ -20,7 +20,6 @@ from maplecheck.tree import MAX
 
 from . import node_ops as O
 from .node import ma_set_meta, mte_node_type
-from .nav import set_leaf_meta
 
 BIG_SLOTS = 36  # the kernel's 34, plus guard room for the one-past reads
 
@@ -101,46 +100,25 @@ def mas_mab_cp(mas, mas_start: int, mas_end: int, b: BigNode, mab_start: int) ->
 
 
 def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, mas, new_max: bool) -> None:
-    """Copy b[mab_start..mab_end] (stopping at a zero pivot) into the fresh node mas.node."""
+    """mab_mas_cp(): b[mab_start..mab_end] (stopping at a zero pivot) into the fresh node mas.node.
+
+    The copy is the proven :func:`.node_ops.mab_mas_cp`; this writes its fields into
+    the node: pivots, slots, and the arange gaps with their metadata (or the
+    last-slot metadata), and the node's max into mas when ``new_max``.
+    """
     enode = mas.node
     type = mte_node_type(enode)
     node = mas.tree.alloc.nodes[enode >> 8]
-    slots = node.slot
-    pivots = node.pivot
-    npiv = len(pivots)
-    if mab_end - mab_start > npiv:
-        mab_end -= 1
-    if not pivots[npiv - 1]:
-        slots[npiv] = None
-    bp = b.pivot
-    i = mab_start
-    j = 0
-    while True:
-        if j < npiv:
-            pivots[j] = bp[i]
-        j += 1
-        i += 1
-        if not (i <= mab_end and bp[i]):
-            break
-    slots[0:i - mab_start] = b.slot[mab_start:i]
+    alloc = type >= 2 and bool(mas.tree.ma_flags & 1)
+    nd = O.mab_mas_cp(O.BigNode(b.pivot, b.slot, b.gap, b.b_end), mab_start, mab_end,
+                      len(node.slot), type < 2, alloc)
+    node.pivot[:] = nd.pivots
+    node.slot[:] = nd.slots
     if new_max:
-        mas.max = bp[i - 1]
-    end = j - 1
-    if type >= 2 and mas.tree.ma_flags & 1:
-        gaps = node.gap
-        max_gap = 0
-        offset = 0
-        while j:
-            j -= 1
-            i -= 1
-            g = b.gap[i]
-            gaps[j] = g
-            if g > max_gap:
-                offset = j
-                max_gap = g
-        ma_set_meta(node, type, offset, end)
-    else:
-        set_leaf_meta(node, end)
+        mas.max = nd.max
+    if alloc:
+        node.gap[:] = nd.gaps
+        ma_set_meta(node, type, nd.meta_gap, nd.end)
 
 
 def mas_store_b_node(wr, b: BigNode, offset_end: int) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from maplecheck.hashing import node_hash, tree_hash
 from maplecheck.tree import MAX, mt_attr, xa_is_node
 
-from .node import ma_data_end
+from .node import (ma_data_end, ma_is_root_parent, ma_parent_addr, mte_node_type)
 from .validate import _collect, check_node, check_nulls, live_child, validate_tree
 
 
@@ -82,7 +82,7 @@ class WriteChecker:
             check_node(mt, enode, lo, hi, path, out)
             if len(out) == before:
                 clean.add(key)
-        leaves = [x for x in visited if (x[0] >> 3) & 0xF < 2]
+        leaves = [x for x in visited if mte_node_type(x[0]) < 2]
         if leaves:
             self._check_leaf_nulls(leaves, out)
         if out:
@@ -129,15 +129,15 @@ class WriteChecker:
         gap = node.gap
         key = [enode, lo, hi, self.mt.ma_flags & 1, node.parent, node.meta_end, node.meta_gap,
                tuple(node.pivot), tuple(node.slot), tuple(gap) if gap is not None else None]
-        if not node.parent & 1:
-            pidx = (node.parent & ~0xFF) >> 8
+        if not ma_is_root_parent(node.parent):
+            pidx = ma_parent_addr(node.parent) >> 8
             pnode = nodes[pidx] if pidx < len(nodes) else None
             if pnode is not None:
                 key.append(tuple(pnode.slot))
                 key.append(tuple(pnode.gap) if pnode.gap is not None else None)
             else:
                 key.append(None)
-        if (enode >> 3) & 0xF >= 2:
+        if mte_node_type(enode) >= 2:
             key.append(tuple(nodes[c >> 8].parent if live_child(nodes, c) else c
                              for c in node.slot))
         return tuple(key)
@@ -146,7 +146,7 @@ class WriteChecker:
     def _node_hash(self, enode: int, lo: int, hi: int, pslot) -> int:
         """This node's hash from its fields and its children's remembered hashes."""
         node = self.mt.alloc.nodes[enode >> 8]
-        type = (enode >> 3) & 0xF
+        type = mte_node_type(enode)
         end = ma_data_end(node, type, hi)
         npiv_max = len(node.pivot)
         pivots = node.pivot[:end + 1 if end < npiv_max else npiv_max]
@@ -191,7 +191,7 @@ def _entry_at(mt, index: int):
     hi = MAX
     while True:
         node = nodes[enode >> 8]
-        type = (enode >> 3) & 0xF
+        type = mte_node_type(enode)
         end = ma_data_end(node, type, hi)
         npiv = len(node.pivot)
         i = 0

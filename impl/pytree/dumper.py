@@ -13,7 +13,7 @@ from __future__ import annotations
 from maplecheck.dump import NODE_TYPES
 from maplecheck.tree import MAX, mt_attr, xa_is_node
 
-from .node import ma_data_end
+from .node import ma_data_end, mte_node_type
 
 
 def dump_tree(tree) -> dict:
@@ -33,7 +33,7 @@ def dump_tree(tree) -> dict:
 
 def _dump_node(tree, enode: int, lo: int, hi: int, pslot, nodes: list) -> int:
     node = tree.alloc.nodes[enode >> 8]
-    type = (enode >> 3) & 0xF
+    type = mte_node_type(enode)
     end = ma_data_end(node, type, hi)
     npiv_max = len(node.pivot)
     npiv = end + 1 if end < npiv_max else npiv_max

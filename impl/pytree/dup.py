@@ -45,8 +45,9 @@ from __future__ import annotations
 
 from maplecheck.tree import EINVAL, ENOMEM, MAX, mt_attr
 
+from .node import (ma_data_end, ma_is_root_parent, ma_parent_addr, ma_parent_slot, mt_mk_node,
+                   mte_node_type, mte_to_node)
 from .mtree import MapleTree
-from .node import mte_node_type, ma_data_end
 from .node_ops import dup_child_enode, dup_parent_word
 
 __all__ = ["mt_dup", "mtree_dup", "mas_dup_free", "TreeLock", "tree_lock", "LOCK_TRACE"]
@@ -113,8 +114,8 @@ def _dup_build(src: MapleTree, new: MapleTree):
                     nslots[i] = None
                 return -ENOMEM, [f[4] for f in path] + [smax], nenode
             for i in range(end + 1):
-                nslots[i] = dup_child_enode(sslots[i], kids[i] & ~0xFF)
-            path.append([snode, nnode, end, 0, smax, nenode & ~0xFF])
+                nslots[i] = dup_child_enode(sslots[i], mte_to_node(kids[i]))
+            path.append([snode, nnode, end, 0, smax, mte_to_node(nenode)])
             frame = path[-1]
         else:  # leaf
             if smax == MAX:  # the last leaf: done
@@ -157,11 +158,11 @@ def mas_dup_free(new: MapleTree, path, failed: int) -> None:
     maxes = list(path)
     cmax = maxes.pop()  # failed's own max; maxes now holds its ancestors'
     cur = failed
-    while not nodes[cur >> 8].parent & 1:  # !mte_is_root
+    while not ma_is_root_parent(nodes[cur >> 8].parent):  # !mte_is_root
         # mas_ascend
         pword = nodes[cur >> 8].parent
-        offset = (pword & 0xF8) >> 3
-        cur = (pword & ~0xFF) | (itype << 3) | 4
+        offset = ma_parent_slot(pword)
+        cur = mt_mk_node(ma_parent_addr(pword), itype)
         cmax = maxes.pop()
         if offset:
             offset -= 1
@@ -176,13 +177,13 @@ def mas_dup_free(new: MapleTree, path, failed: int) -> None:
                 if t < 2:
                     break
             # mas_ascend back to the node above the leaves
-            cur = (nodes[cur >> 8].parent & ~0xFF) | (itype << 3) | 4
+            cur = mt_mk_node(ma_parent_addr(nodes[cur >> 8].parent), itype)
             cmax = maxes.pop()
         node = nodes[cur >> 8]
         slots = node.slot
         count = ma_data_end(node, mte_node_type(cur), cmax) + 1
         for i in range(count):
-            slots[i] &= ~0xFF
+            slots[i] = mte_to_node(slots[i])
         for i in range(count):  # mt_free_bulk
             alloc.free_node(slots[i])
     alloc.free_node(cur)  # the root

@@ -27,10 +27,11 @@ from __future__ import annotations
 from maplecheck.tree import (EBUSY, EINVAL, MA_ERROR, MA_NONE, MA_ROOT, MA_START,
                              MAX, MT_FLAGS_ALLOC_WRAPPED, mt_is_reserved)
 
+from .node import (ma_data_end, ma_is_root_parent, MAPLE_NODE_SLOTS, mas_safe_pivot, mte_node_type)
 from . import node_ops as O
-from .gaps_update import ma_max_gap, mas_leaf_max_gap, mas_max_gap
+from .gaps_update import mas_leaf_max_gap, mas_max_gap
+from .node_ops import ma_max_gap
 from .nav import mas_ascend, mas_data_end
-from .node import mte_node_type, MAPLE_NODE_SLOTS, ma_data_end, mas_safe_pivot, maple_arange_64
 from .state import MaState
 from .walk import mas_start
 
@@ -46,7 +47,7 @@ def _node(mas: MaState):
 
 
 def _is_root_enode(mas: MaState, enode: int) -> bool:
-    return bool(mas.tree.alloc.nodes[enode >> 8].parent & 1)
+    return ma_is_root_parent(mas.tree.alloc.nodes[enode >> 8].parent)
 
 
 # ------------------------------------------------------------------ gap values

@@ -5,7 +5,7 @@
   the kernel's shortcuts: the slot after a NULL is skipped (two NULLs never
   touch), and the implied last range of the right-most leaf is checked first.
 * An arange node stores ``gap[i]`` per child and ``meta.gap`` = the offset of
-  the largest.  A rescan (:func:`ma_max_gap`) goes from the end down with a
+  the largest.  A rescan (:func:`.node_ops.ma_max_gap`) goes from the end down with a
   strict ``>``, so among equal gaps the highest offset wins, and with all gaps
   zero the offset is the end.
 * :func:`mas_update_gap` writes a changed child gap into the parent and climbs
@@ -17,8 +17,7 @@ from __future__ import annotations
 from maplecheck.tree import MAX
 
 from . import node_ops as O
-from .nav import internal_type
-from .node import mte_node_type, ma_data_end
+from .node import ma_data_end, ma_is_root_parent, ma_parent_slot, mte_node_type
 
 
 def mas_leaf_max_gap(mas) -> int:
@@ -40,21 +39,6 @@ def ma_leaf_max_gap(node, type: int, min: int, max: int) -> int:
     return O.leaf_max_gap(node.pivot, node.slot, end, min, max)
 
 
-def ma_max_gap(node) -> tuple[int, int]:
-    """(largest gap, its offset) of an arange node, scanning from meta.end down."""
-    gaps = node.gap
-    i = offset = node.meta_end
-    max_gap = 0
-    while True:
-        if gaps[i] > max_gap:
-            max_gap = gaps[i]
-            offset = i
-        if not i:
-            break
-        i -= 1
-    return max_gap, offset
-
-
 def mas_max_gap(mas) -> int:
     if mte_node_type(mas.node) < 2:
         return mas_leaf_max_gap(mas)
@@ -63,29 +47,20 @@ def mas_max_gap(mas) -> int:
 
 
 def mas_parent_gap(mas, offset: int, new: int) -> None:
+    """mas_parent_gap(): write a child's new largest gap into its parent and climb.
+
+    Each level is the proven :func:`.node_ops.parent_gap_step` on the parent's own
+    gap list; the climb stops when a node's largest gap is unchanged or at the root.
+    """
     nodes = mas.tree.alloc.nodes
-    pword = nodes[mas.node >> 8].parent
-    itype = internal_type(mas)
+    pnode = nodes[nodes[mas.node >> 8].parent >> 8]
     while True:
-        pnode = nodes[pword >> 8]
-        pgaps = pnode.gap
-        meta_offset = pnode.meta_gap
-        meta_gap = pgaps[meta_offset]
-        pgaps[offset] = new
-        if meta_gap == new:
+        _gaps, pnode.meta_gap, new = O.parent_gap_step(pnode.gap, pnode.meta_end, pnode.meta_gap,
+                                                       offset, new)
+        if new is None or ma_is_root_parent(pnode.parent):
             return
-        if offset != meta_offset:
-            if meta_gap > new:
-                return
-            pnode.meta_gap = offset
-        elif new < meta_gap:
-            new, meta_offset = ma_max_gap(pnode)
-            pnode.meta_gap = meta_offset
-        if pnode.parent & 1:
-            return
-        offset = (pnode.parent & 0xFC) >> 3
-        pword = pnode.parent
-    del itype
+        offset = ma_parent_slot(pnode.parent)
+        pnode = nodes[pnode.parent >> 8]
 
 
 def mas_update_gap(mas) -> None:
@@ -93,10 +68,10 @@ def mas_update_gap(mas) -> None:
         return
     nodes = mas.tree.alloc.nodes
     node = nodes[mas.node >> 8]
-    if node.parent & 1:
+    if ma_is_root_parent(node.parent):
         return
     max_gap = mas_max_gap(mas)
     pword = node.parent
-    pslot = (pword & 0xFC) >> 3
+    pslot = ma_parent_slot(pword)
     if nodes[pword >> 8].gap[pslot] != max_gap:
         mas_parent_gap(mas, pslot, max_gap)

@@ -27,12 +27,12 @@ from __future__ import annotations
 from maplecheck.tree import (MasNullNode, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW, MA_PAUSE, MA_ROOT,
                              MA_START, MA_UNDERFLOW, MAX, XA_ZERO_ENTRY)
 
+from .node import (ma_data_end, ma_dead_node, ma_parent_type, MA_ROOT_PARENT, mas_safe_pivot,
+                   mte_node_type)
 from .rcu import rcu_dead_seen
-from .node import (mte_node_type, MA_ROOT_PARENT, MAPLE_PARENT_RANGE64, maple_arange_64, maple_range_64,
-                   ma_data_end, mas_safe_pivot)
 from .state import MaState
 from . import node_ops as O
-from .nav import mas_ascend
+from .nav import mas_ascend, mas_data_end_of
 from .walk import mas_state_walk, mas_walk
 
 __all__ = [
@@ -75,19 +75,9 @@ def _is_root(node) -> bool:
     return bool(node.parent & MA_ROOT_PARENT)
 
 
-def _dead(node, enode: int) -> bool:
-    """ma_dead_node(): the parent word points at the node itself."""
-    return (node.parent & ~0xFF) == (enode & ~0xFF)
-
-
 def _parent_type(mas: MaState, node) -> int:
     """mas_parent_type(): range_64, or arange_64 in an alloc tree (0 on a bad word)."""
-    p = node.parent
-    if p & MA_ROOT_PARENT:
-        return 0
-    if p & 0xFF & ~0xF8 == MAPLE_PARENT_RANGE64:
-        return maple_arange_64 if mas.tree.ma_flags & 1 else maple_range_64
-    return 0
+    return ma_parent_type(node.parent, bool(mas.tree.ma_flags & 1))
 
 
 def _npivots(node) -> int:
@@ -111,7 +101,7 @@ def mas_rewalk(mas: MaState, index: int) -> None:
 
 
 def _rewalk_if_dead(mas: MaState, node, enode: int, index: int) -> bool:
-    if _dead(node, enode):
+    if ma_dead_node(node, enode):
         mas_rewalk(mas, index)
         return True
     return False
@@ -152,45 +142,35 @@ def mas_prev_node(mas: MaState, min: int) -> int:
     while level > 1:
         level -= 1
         child = node.slot[offset]
-        if _dead(node, enode):
+        if ma_dead_node(node, enode):
             return 1
         mas.node = enode = child
         node = nodes[enode >> 8]
         offset = ma_data_end(node, mte_node_type(enode), max_)
-        if _dead(node, enode):
+        if ma_dead_node(node, enode):
             return 1
 
     child = node.slot[offset]
     mas.node = child
     pivots = node.pivot
-    if _dead(node, enode):
+    if ma_dead_node(node, enode):
         return 1
     if offset:
         mas.min = pivots[offset - 1] + 1
     mas.max = max_
     cnode = nodes[child >> 8]
-    mas.offset = _mas_data_end(cnode, child, mas.max)
-    if _dead(cnode, child):
+    mas.offset = mas_data_end_of(cnode, child, mas.max)
+    if ma_dead_node(cnode, child):
         return 1
     mas.end = mas.offset
     return 0
 
 
 def _prev_node_none(mas: MaState, node, enode: int) -> int:
-    if _dead(node, enode):
+    if ma_dead_node(node, enode):
         return 1
     mas.status = MA_UNDERFLOW
     return 0
-
-
-def _mas_data_end(node, enode: int, max_: int) -> int:
-    """mas_data_end(): ma_data_end, but 0 for a dead range/leaf node."""
-    type = mte_node_type(enode)
-    if type == maple_arange_64:
-        return node.meta_end
-    if _dead(node, enode):
-        return 0
-    return ma_data_end(node, type, max_)
 
 
 def mas_prev_slot(mas: MaState, min: int, empty: bool):
@@ -281,14 +261,14 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         node = nodes[enode >> 8]
         mt = mte_node_type(enode)
         node_end = ma_data_end(node, mt, mas.max)
-        if _dead(node, enode):
+        if ma_dead_node(node, enode):
             return 1
         if mas.offset != node_end:
             break
 
     mas.offset += 1
     child = node.slot[mas.offset]
-    if _dead(node, enode):
+    if ma_dead_node(node, enode):
         return 1
     if level > 1:
         mas.offset = 0
@@ -298,12 +278,12 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
         node = nodes[enode >> 8]
         mt = mte_node_type(enode)
         child = node.slot[0]
-        if _dead(node, enode):
+        if ma_dead_node(node, enode):
             return 1
     mas.max = mas_safe_pivot(node, mas.offset, mas.max)
     cnode = nodes[child >> 8]
     mas.end = ma_data_end(cnode, mte_node_type(child), mas.max)
-    if _dead(node, enode):
+    if ma_dead_node(node, enode):
         return 1
     mas.node = child
     mas.min = min_
@@ -311,7 +291,7 @@ def mas_next_node(mas: MaState, node, max: int) -> int:
 
 
 def _next_node_overflow(mas: MaState, node, enode: int) -> int:
-    if _dead(node, enode):
+    if ma_dead_node(node, enode):
         return 1
     mas.status = MA_OVERFLOW
     return 0

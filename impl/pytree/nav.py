@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from maplecheck.tree import MAX
 
-from .node import mte_node_type, MapleNode, ma_parent_slot, ma_data_end, maple_arange_64, maple_range_64
+from .node import (ma_data_end, ma_dead_node, ma_is_root_parent, ma_meta_word, ma_parent_addr,
+                   ma_parent_ptr, ma_parent_slot, maple_arange_64, MAPLE_PARENT_SLOT_SHIFT,
+                   maple_range_64, MapleNode, mt_mk_node, mte_node_type, mte_to_node)
 from .rcu import rcu_point
 
 # ------------------------------------------------------------------ node words
@@ -34,7 +36,7 @@ def mas_mn(mas):
 
 
 def mte_is_root(mas, enode) -> bool:
-    return bool(mas.tree.alloc.nodes[enode >> 8].parent & 1)
+    return ma_is_root_parent(mas.tree.alloc.nodes[enode >> 8].parent)
 
 
 def mte_parent_slot(mas, enode) -> int:
@@ -44,7 +46,7 @@ def mte_parent_slot(mas, enode) -> int:
 def mte_parent_enode(mas, enode) -> int:
     """The parent of ``enode`` as an enode (type from the tree's flags)."""
     p = mas.tree.alloc.nodes[enode >> 8].parent
-    return (p & ~0xFF) | (internal_type(mas) << 3) | 4
+    return mt_mk_node(ma_parent_addr(p), internal_type(mas))
 
 
 def internal_type(mas) -> int:
@@ -53,35 +55,38 @@ def internal_type(mas) -> int:
 
 def mas_set_parent(mas, enode, parent, slot: int) -> None:
     """Encode ``parent`` (an internal enode) and ``slot`` into enode's parent word."""
-    mas.tree.alloc.nodes[enode >> 8].parent = (parent & ~0xFF) | (slot << 3) | 6
+    mas.tree.alloc.nodes[enode >> 8].parent = ma_parent_ptr(ma_parent_addr(parent), slot)
 
 
 def mte_set_node_dead(mas, enode) -> None:
     """The node's parent word points at itself: readers that meet it restart."""
-    mas.tree.alloc.nodes[enode >> 8].parent = enode & ~0xFF
+    mas.tree.alloc.nodes[enode >> 8].parent = mte_to_node(enode)
     rcu_point("dead")
 
 
 def mte_dead_node(mas, enode) -> bool:
-    node = mas.tree.alloc.nodes[enode >> 8]
-    return (node.parent & ~0xFF) == (enode & ~0xFF)
+    return ma_dead_node(mas.tree.alloc.nodes[enode >> 8], enode)
 
 
 def set_leaf_meta(node, end: int) -> None:
     """mas_leaf_set_meta(): record the end in the last-slot overlay when it fits."""
     if end < len(node.slot) - 1:
-        node.slot[-1] = end or None  # {end, gap 0}; a zero word is a NULL slot
+        node.slot[-1] = ma_meta_word(end, 0)
 
 
 def mas_data_end(mas) -> int:
-    enode = mas.node
-    node = mas.tree.alloc.nodes[enode >> 8]
+    """mas_data_end(): the data end of mas.node (limit mas.max)."""
+    return mas_data_end_of(mas.tree.alloc.nodes[mas.node >> 8], mas.node, mas.max)
+
+
+def mas_data_end_of(node, enode: int, max: int) -> int:
+    """mas_data_end() without an ma_state: ma_data_end, but 0 for a dead range/leaf node."""
     type = mte_node_type(enode)
     if type == maple_arange_64:
         return node.meta_end
-    if (node.parent & ~0xFF) == (enode & ~0xFF):
+    if ma_dead_node(node, enode):
         return 0
-    return ma_data_end(node, type, mas.max)
+    return ma_data_end(node, type, max)
 
 
 # ------------------------------------------------------------------ moving
@@ -108,17 +113,17 @@ def mas_ascend(mas) -> int:
     """
     nodes = mas.tree.alloc.nodes
     a_node = nodes[mas.node >> 8]
-    if a_node.parent & 1:
+    if ma_is_root_parent(a_node.parent):
         mas.offset = 0
         return 0
-    p_addr = a_node.parent & ~0xFF
-    if p_addr == (mas.node & ~0xFF):
+    p_addr = ma_parent_addr(a_node.parent)
+    if p_addr == mte_to_node(mas.node):
         return 1
     itype = internal_type(mas)
-    mas.offset = (a_node.parent & 0xFC) >> 3
-    a_enode = p_addr | (itype << 3) | 4
+    mas.offset = ma_parent_slot(a_node.parent)
+    a_enode = mt_mk_node(p_addr, itype)
     mas.node = a_enode
-    if nodes[p_addr >> 8].parent & 1:
+    if ma_is_root_parent(nodes[p_addr >> 8].parent):
         mas.max = MAX
         mas.min = 0
         return 0
@@ -131,12 +136,12 @@ def mas_ascend(mas) -> int:
         set_max = True
     while True:
         p_node = nodes[a_enode >> 8]
-        a_addr = p_node.parent & ~0xFF
-        a_slot = (p_node.parent & 0xFC) >> 3 if not p_node.parent & 1 else 0
+        a_addr = ma_parent_addr(p_node.parent)
+        a_slot = ma_parent_slot(p_node.parent)
         a_node = nodes[a_addr >> 8]
-        a_enode = a_addr | (itype << 3) | 4
+        a_enode = mt_mk_node(a_addr, itype)
         pivots = a_node.pivot
-        if (a_node.parent & ~0xFF) == a_addr:
+        if ma_parent_addr(a_node.parent) == a_addr:
             return 1
         if not set_min and a_slot:
             set_min = True
@@ -144,7 +149,7 @@ def mas_ascend(mas) -> int:
         if not set_max and a_slot < len(pivots):
             set_max = True
             max_ = pivots[a_slot]
-        if a_node.parent & 1:
+        if ma_is_root_parent(a_node.parent):
             break
         if set_min and set_max:
             break
@@ -183,12 +188,12 @@ def mas_find_child(mas, child) -> bool:
     nodes = mas.tree.alloc.nodes
     enode = mas.node
     node = nodes[enode >> 8]
-    addr = enode & ~0xFF
+    addr = mte_to_node(enode)
     end = ma_data_end(node, mte_node_type(enode), mas.max)
     slots = node.slot
     for offset in range(mas.offset, end + 1):
         entry = slots[offset]
-        if (nodes[entry >> 8].parent & ~0xFF) == addr:
+        if ma_parent_addr(nodes[entry >> 8].parent) == addr:
             child.assign(mas)
             mas.offset = offset + 1
             child.offset = offset
@@ -202,10 +207,10 @@ def mas_adopt_children(mas, parent) -> None:
     nodes = mas.tree.alloc.nodes
     node = nodes[parent >> 8]
     end = ma_data_end(node, mte_node_type(parent), mas.max)
-    base = (parent & ~0xFF) | 6
+    base = ma_parent_ptr(mte_to_node(parent), 0)
     slots = node.slot
     for offset in range(end, -1, -1):
-        nodes[slots[offset] >> 8].parent = base | (offset << 3)
+        nodes[slots[offset] >> 8].parent = base | (offset << MAPLE_PARENT_SLOT_SHIFT)
 
 
 # ------------------------------------------------------------------ publishing
@@ -217,14 +222,14 @@ def mas_put_in_tree(mas, old_enode, new_height: int | None = None) -> None:
     A new root sets the tree's height: ``new_height`` (7.3) or the state's depth (6.12)."""
     tree = mas.tree
     node = tree.alloc.nodes[mas.node >> 8]
-    if node.parent & 1:
+    if ma_is_root_parent(node.parent):
         node.parent = tree.addr | 1
         tree.ma_root = mas.node | 2
         rcu_point("assign")
         tree.mt_set_height(mas.depth if new_height is None else new_height)
     else:
         p = node.parent
-        tree.alloc.nodes[p >> 8].slot[(p & 0xFC) >> 3] = mas.node
+        tree.alloc.nodes[p >> 8].slot[ma_parent_slot(p)] = mas.node
         rcu_point("assign")
     mte_set_node_dead(mas, old_enode)
 
@@ -263,6 +268,71 @@ def mas_node_count(mas, count: int) -> bool:
     return True
 
 
+#: maple_tree_init() (7.x): the node cache's sheaf capacity
+SHEAF_CAPACITY = 32
+
+
+class Sheaf(list):
+    """A slab sheaf (7.x): the nodes a state holds from kmem_cache_prefill_sheaf.
+
+    ``capacity`` is what it can hold without being replaced: the larger of the
+    prefill's size and the cache's :data:`SHEAF_CAPACITY`.  A plain list in
+    ``mas.alloc`` is the one node of ``mas->alloc`` instead.
+    """
+
+    __slots__ = ("capacity",)
+
+    def __init__(self, nodes, capacity: int) -> None:
+        super().__init__(nodes)
+        self.capacity = capacity
+
+
+def mas_alloc_nodes(mas, request: int) -> bool:
+    """7.x mas_alloc_nodes(): ``request`` nodes for the state; False on -ENOMEM.
+
+    One node alone is one mt_alloc_one() (none if the state holds one already).
+    More come in a sheaf: prefilled with the request, or refilled up to it (a
+    request beyond its capacity replaces it with a new prefill, and the old one
+    goes back).  Each cache request is all or nothing; a single node held when
+    a sheaf is needed goes back with kfree().
+    """
+    alloc = mas.tree.alloc
+    pool = mas.alloc
+    if request == 1 and not isinstance(pool, Sheaf):
+        if pool:
+            return True
+        one = alloc.alloc(maple_range_64)
+        if one is None:
+            return False
+        mas.alloc = [one]
+        return True
+    if pool and not isinstance(pool, Sheaf):
+        for enode in pool:
+            alloc.free_now(enode)
+        pool = mas.alloc = None
+    if pool is not None:  # a sheaf
+        if len(pool) >= request:
+            return True
+        if request > pool.capacity:
+            got = alloc.alloc_bulk([maple_range_64] * request)
+            if got is None:
+                return False
+            for enode in pool:  # kmem_cache_return_sheaf of the old one
+                alloc.free_now(enode)
+            mas.alloc = Sheaf(got, max(request, SHEAF_CAPACITY))
+            return True
+        got = alloc.alloc_bulk([maple_range_64] * (request - len(pool)))
+        if got is None:
+            return False
+        pool.extend(got)
+        return True
+    got = alloc.alloc_bulk([maple_range_64] * request)
+    if got is None:
+        return False
+    mas.alloc = Sheaf(got, max(request, SHEAF_CAPACITY))
+    return True
+
+
 def mas_pop_node(mas, type: int) -> int:
     """A zeroed node of ``type`` from the pool (or, if the pool ran dry, a fresh one)."""
     alloc = mas.tree.alloc
@@ -278,13 +348,13 @@ def mas_pop_node(mas, type: int) -> int:
         # a used node pushed back (low byte 0), or a different layout: zero it
         alloc.nodes[idx] = MapleNode(alloc.geo, type)
     # else: a fresh range-layout node from mas_node_count, already zeroed
-    return (idx << 8) | (type << 3) | 4
+    return mt_mk_node(idx << 8, type)
 
 
 def mas_push_node(mas, enode) -> None:
     if mas.alloc is None:
         mas.alloc = []
-    mas.alloc.append(enode & ~0xFF)  # low byte 0 marks "used: zero before reuse"
+    mas.alloc.append(mte_to_node(enode))  # low byte 0 marks "used: zero before reuse"
 
 
 def mas_free(mas, enode) -> None:
@@ -316,11 +386,11 @@ def mte_destroy_walk(mas_or_tree, enode) -> None:
         e = stack.pop()
         node = nodes[e >> 8]
         if node is None:
-            raise AssertionError(f"destroy walk met freed node {e & ~0xFF:#x}")
+            raise AssertionError(f"destroy walk met freed node {mte_to_node(e):#x}")
         if mte_node_type(e) >= 2:
             for s in node.slot:
-                if not s or not (s & ~0xFF) or not mte_node_type(s):
+                if not s or not mte_to_node(s) or not mte_node_type(s):
                     break
                 stack.append(s)
-        node.parent = e & ~0xFF
+        node.parent = mte_to_node(e)
         alloc.free_node(e)

@@ -186,6 +186,11 @@ def ma_dead(parent: int, addr: int) -> bool:
     return ma_parent_addr(parent) == addr
 
 
+def ma_dead_node(node: MapleNode, enode: int) -> bool:
+    """ma_dead_node(): :func:`ma_dead` for the node ``enode`` encodes."""
+    return ma_parent_addr(node.parent) == enode & ~MAPLE_NODE_MASK
+
+
 # ------------------------------------------------------------------ metadata
 #
 # The range/leaf overlay packs ``end | gap << 8`` into the last slot.  On ints
@@ -236,6 +241,16 @@ def ma_meta_pack(end: int, gap: int) -> int:
     return end + gap * 256
 
 
+def ma_meta_word(end, gap):
+    """The last slot of a range/leaf node holding metadata ``{end, gap}``.
+
+    The packed word, except that an all-zero word is the NULL slot (None) on
+    Python values; a z3 term stays a term.
+    """
+    word = ma_meta_pack(end, gap)
+    return (word or None) if isinstance(word, int) else word
+
+
 def ma_meta_end(node: MapleNode, type: int) -> int:
     if type == maple_arange_64:
         return node.meta_end
@@ -256,8 +271,7 @@ def ma_set_meta(node: MapleNode, type: int, offset: int, end: int) -> None:
         node.meta_end = end
         node.meta_gap = offset
     else:
-        word = ma_meta_pack(end, offset)
-        node.slot[-1] = (word or None) if isinstance(word, int) else word
+        node.slot[-1] = ma_meta_word(end, offset)
 
 
 def ma_data_end(node: MapleNode, type: int, max: int) -> int:
@@ -303,12 +317,16 @@ def _select(seq, offset, default):
     return out
 
 
+def safe_pivot(pivots, offset: int, max):
+    """mas_safe_pivot() on a pivot list: pivot[offset], or the node max past the
+    last pivot (the implied max)."""
+    return max if offset >= len(pivots) else pivots[offset]
+
+
 def mas_safe_pivot(node: MapleNode, offset: int, max: int) -> int:
-    """pivot[offset], or the node max past the last pivot (the implied max)."""
+    """:func:`safe_pivot` of a node; ``offset`` may be a z3 term."""
     if type(offset) is int:
-        if offset >= len(node.pivot):
-            return max
-        return node.pivot[offset]
+        return safe_pivot(node.pivot, offset, max)
     return _select(node.pivot, offset, max)
 
 

@@ -29,7 +29,8 @@ from typing import NamedTuple
 
 from maplecheck.logic import And, If, Implies, Not, Or
 
-from .node import ULONG_MAX, ma_meta_pack
+from .node import MAPLE_NODE_MASK, ULONG_MAX, ma_meta_word, safe_pivot  # noqa: F401 (safe_pivot: node_ops' vocabulary)
+from .rcu import rcu_point
 
 # ------------------------------------------------------------------ branching
 
@@ -67,11 +68,6 @@ def safe_min(pivots, offset: int, min):
     if type(offset) is int and offset > len(pivots):
         return 0
     return pivots[offset - 1] + 1
-
-
-def safe_pivot(pivots, offset: int, max):
-    """pivot[offset], or the node max past the last pivot (the implied max)."""
-    return max if offset >= len(pivots) else pivots[offset]
 
 
 class Layout(NamedTuple):
@@ -205,11 +201,17 @@ def leaf_write_setup(pivots, slots, end: int, offset: int, index, last, entry, m
 
 
 def leaf_write_layout(pivots, slots, end: int, w: LeafWrite, entry, max, rcu: bool = False):
-    """The in-node layout for an exact_fit, slot_store, append or node_store write."""
+    """The in-node layout for an exact_fit, slot_store, append or node_store write.
+
+    Runs the tree's own in-leaf steps on copies of the node's lists (the tree runs
+    them on the node itself), so the caller's lists are left as they were.
+    """
     st = w.store_type
+    pivots = list(pivots)
+    slots = list(slots)
     if st == WR_EXACT_FIT:
         new_slots, upd = exact_fit_layout(slots, w.offset, entry)
-        return Layout(list(pivots), new_slots, end, w.offset, upd)
+        return Layout(pivots, new_slots, end, w.offset, upd)
     if st == WR_SLOT_STORE:
         return slot_store_layout(pivots, slots, end, w.offset, w.offset_end, w.index, w.last,
                                  entry, w.r_min, rcu)
@@ -227,20 +229,22 @@ def slot_store_layout(pivots, slots, end: int, offset: int, offset_end: int, ind
                       entry, r_min, rcu: bool = False):
     """mas_wr_slot_store(): overwrite two (or, not in RCU mode, three) slots in place.
 
-    The slot count is unchanged.  Returns a :class:`Layout`, or None when the
-    kernel declines (a three-slot write in RCU mode goes to node store).
+    Writes into the lists it is given (the node's own, in the tree), entry before
+    pivot as the kernel does, with an RCU point after each published entry.  The
+    slot count is unchanged.  Returns a :class:`Layout` over the same lists, or
+    None when the kernel declines (a three-slot write in RCU mode goes to node store).
     """
-    pivots = list(pivots)
-    slots = list(slots)
     gap = Or2(is_null(slots[offset]), is_null(slots[offset + 1]))
     if offset_end - offset == 1:
         if br(index == r_min):
             # the whole first range and part of the next
             slots[offset] = entry
+            rcu_point("assign")
             pivots[offset] = last
         else:
             # part of the first range and the whole next one
             slots[offset + 1] = entry
+            rcu_point("assign")
             pivots[offset] = index - 1
             offset += 1
     elif not rcu:
@@ -296,60 +300,62 @@ def node_store_layout(pivots, slots, end: int, offset: int, offset_end: int, ind
         if new_end < node_pivots:
             dst_p[new_end] = max
     if leaf and new_end < nslots - 1:
-        dst_s[-1] = _meta_over(dst_s[-1], new_end)
+        dst_s[-1] = ma_meta_word(new_end, 0)
     return Layout(dst_p, dst_s, new_end, offset, True)
-
-
-def _meta_over(old, end):
-    """The last slot after mas_leaf_set_meta(): the overlay word for ``end``."""
-    return ma_meta_pack(end, 0)
 
 
 def append_layout(pivots, slots, end: int, new_end: int, index, last, r_max, entry,
                   leaf: bool = True):
     """mas_wr_append(): a write that starts in the last slot, done in place.
 
-    ``new_end`` is ``end + 1`` or ``end + 2`` (:func:`wr_new_end`).
+    Writes into the lists it is given (the node's own, in the tree) in the
+    kernel's order, with an RCU point after each published slot; only slots past
+    the old data end are written before the pivot that exposes them.  ``new_end``
+    is ``end + 1`` or ``end + 2`` (:func:`wr_new_end`).
     """
-    pivots = list(pivots)
-    slots = list(slots)
     content = slots[end]
     node_pivots = len(pivots)
     if new_end < node_pivots:
         pivots[new_end] = pivots[end]
         if leaf:
-            slots[-1] = _meta_over(slots[-1], new_end)
+            slots[-1] = ma_meta_word(new_end, 0)
     offset = end
     if new_end == end + 1:
         if br(last == r_max):
             # the new range ends the old one
             slots[new_end] = entry
+            rcu_point("assign")
             pivots[end] = index - 1
             offset = new_end
         else:
             # the new range starts the old one
             slots[new_end] = content
+            rcu_point("assign")
             pivots[end] = last
             slots[end] = entry
+            rcu_point("assign")
     else:
         # the new range sits inside the old one
         slots[new_end] = content
+        rcu_point("assign")
         pivots[end + 1] = last
         slots[end + 1] = entry
+        rcu_point("assign")
         pivots[end] = index - 1
         offset = end + 1
     return Layout(pivots, slots, new_end, offset, Or2(is_null(content), is_null(entry)))
 
 
 def exact_fit_layout(slots, offset: int, entry):
-    """The exact-fit store (and our replace): one slot changes, nothing else.
+    """The exact-fit store (and mas_replace_entry): one slot changes, nothing else.
 
-    Returns ``(slots, update_gap)``; the gap is updated only when exactly one
-    of the old and the new entry is NULL.
+    Writes the entry into the list it is given (the node's own, in the tree: the
+    kernel's rcu_assign_pointer) and returns ``(slots, update_gap)``; the gap is
+    updated only when exactly one of the old and the new entry is NULL.
     """
     old = slots[offset]
-    slots = list(slots)
     slots[offset] = entry
+    rcu_point("assign")
     return slots, is_null(old) != is_null(entry)
 
 
@@ -400,65 +406,6 @@ def mas_mab_cp(pivots, slots, gaps, max, mas_start: int, mas_end: int,
     if gaps is not None:
         b_gaps[mab_start:mab_start + n] = gaps[mas_start:mas_start + n]
     return j
-
-
-def store_b_node(pivots, slots, end: int, offset: int, offset_end: int, index, last, entry,
-                 min, max, big_slots: int):
-    """mas_store_b_node(): the leaf's data with the write applied, in a big node.
-
-    Returns a :class:`BigNode` whose ``b_end`` is inclusive.  NULL pieces get
-    their size recorded in ``gaps`` as the kernel does.
-    """
-    bp = [0] * big_slots
-    bs = [None] * big_slots
-    bg = [0] * big_slots
-    b_end = 0
-    content = slots[offset]
-    slot = offset
-    if slot:
-        b_end = mas_mab_cp(pivots, slots, None, max, 0, slot - 1, bp, bs, bg, 0)
-        piv = bp[b_end - 1]
-    else:
-        piv = min - 1
-    if br(piv + 1 < index):
-        # the old content keeps [piv + 1, index - 1]
-        bs[b_end] = content
-        bg[b_end] = If(is_null(content), index - 1 - piv, 0)
-        bp[b_end] = index - 1
-        b_end += 1
-    bs[b_end] = entry
-    bp[b_end] = last
-    if br(last >= max):
-        return BigNode(bp, bs, bg, b_end)
-    piv = safe_pivot(pivots, offset_end, max)
-    if br(piv > last):
-        tail = slots[offset_end]
-        b_end += 1
-        bs[b_end] = tail
-        bg[b_end] = If(is_null(tail), piv - last + 1, 0)
-        bp[b_end] = piv
-    slot = offset_end + 1
-    if slot > end:
-        return BigNode(bp, bs, bg, b_end)
-    b_end += 1
-    b_end = mas_mab_cp(pivots, slots, None, max, slot, end + 1, bp, bs, bg, b_end)
-    return BigNode(bp, bs, bg, b_end - 1)
-
-
-def merge_siblings(l_pivots, l_slots, l_gaps, l_end: int, l_max,
-                   r_pivots, r_slots, r_gaps, r_max, big_slots: int) -> BigNode:
-    """mas_rebalance()'s merge: the left node's data then the right sibling's, in a big node.
-
-    (The kernel copies the insufficient node first, then its next sibling with
-    ``mas_mab_cp(.., 0, mt_slot_count, ..)``; with no next sibling it shifts and
-    puts the previous one first, which gives the same big node.)
-    """
-    bp = [0] * big_slots
-    bs = [None] * big_slots
-    bg = [0] * big_slots
-    b_end = mas_mab_cp(l_pivots, l_slots, l_gaps, l_max, 0, l_end, bp, bs, bg, 0)
-    b_end = mas_mab_cp(r_pivots, r_slots, r_gaps, r_max, 0, len(r_slots), bp, bs, bg, b_end)
-    return BigNode(bp, bs, bg, b_end - 1)
 
 
 # ------------------------------------------------------------------ split
@@ -559,20 +506,8 @@ def mab_mas_cp(b: BigNode, mab_start: int, mab_end: int, nslots: int, leaf: bool
             max_gap = If(better, gaps[j], max_gap)
         return NodeFields(pivots, slots, end, node_max, gaps, offset)
     if end < nslots - 1:
-        slots[-1] = _meta_over(slots[-1], end)
+        slots[-1] = ma_meta_word(end, 0)
     return NodeFields(pivots, slots, end, node_max)
-
-
-def split_big_node(b: BigNode, nslots: int, min_slots: int, leaf: bool, alloc: bool):
-    """Split a big node at mab_calc_split: a list of 2 nodes (or 3 for the three-way
-    split of a spanning rebalance) and the list of split offsets."""
-    split, mid, _rb = mab_calc_split(b.slots, b.b_end, nslots, min_slots, leaf)
-    if mid:
-        return ([mab_mas_cp(b, 0, split, nslots, leaf, alloc),
-                 mab_mas_cp(b, split + 1, mid, nslots, leaf, alloc),
-                 mab_mas_cp(b, mid + 1, b.b_end, nslots, leaf, alloc)], [split, mid])
-    return ([mab_mas_cp(b, 0, split, nslots, leaf, alloc),
-             mab_mas_cp(b, split + 1, b.b_end, nslots, leaf, alloc)], [split])
 
 
 # ------------------------------------------------------------------ gaps
@@ -638,32 +573,32 @@ def select(seq, k):
 
 
 def parent_gap_step(gaps, end: int, meta_gap, offset: int, new):
-    """One level of mas_parent_gap(): set ``gap[offset] = new`` and fix ``meta_gap``.
+    """One level of mas_parent_gap(): set ``gaps[offset] = new`` and fix ``meta_gap``.
 
-    Returns ``(gaps, meta_gap, ascend)``; ``ascend`` says whether the node's own
-    largest gap may have changed (the kernel climbs to the next parent then).
+    Writes into the gap list it is given (the node's own, in the tree).  Returns
+    ``(gaps, meta_gap, up)``: ``up`` is the node's largest gap when it may have
+    changed (the kernel climbs and writes it into the next parent), else None.
     """
-    gaps = list(gaps)
     old_max = select(gaps, meta_gap)
     gaps[offset] = new
     if br(old_max == new):
-        return gaps, meta_gap, False
+        return gaps, meta_gap, None
     if br(offset != meta_gap):
         if br(old_max > new):
-            return gaps, meta_gap, False
-        return gaps, offset, True
+            return gaps, meta_gap, None
+        return gaps, offset, new
     if br(new < old_max):
-        _g, meta_gap = ma_max_gap(gaps, end)
-    return gaps, meta_gap, True
+        new, meta_gap = ma_max_gap(gaps, end)
+    return gaps, meta_gap, new
 
 
 # ------------------------------------------------------------------ dup
 
 def dup_parent_word(src_parent, new_parent_addr):
     """mas_copy_node(): the copy's parent word keeps the low byte (slot and type bits)."""
-    return (src_parent & 0xFF) | new_parent_addr
+    return (src_parent & MAPLE_NODE_MASK) | new_parent_addr
 
 
 def dup_child_enode(src_enode, new_child_addr):
     """mas_dup_alloc(): a new child pointer keeps the source slot's low byte (type, bit 2)."""
-    return new_child_addr | (src_enode & 0xFF)
+    return new_child_addr | (src_enode & MAPLE_NODE_MASK)

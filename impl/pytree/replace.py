@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from maplecheck.tree import EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_ROOT, MAX, xa_is_advanced
 
+from .node import (ma_data_end, ma_dead_node, ma_set_meta, maple_leaf_64, mte_node_type)
 from .mtree import MapleTree
-from .node import mte_node_type, ma_data_end, ma_set_meta, maple_leaf_64
 from .rcu import rcu_point
 from .node_ops import exact_fit_layout, safe_min, safe_pivot
 from .state import MaState
@@ -47,7 +47,7 @@ def mas_replace_entry(mas: MaState, entry) -> int:
     if mas.status != MA_ACTIVE or enode is None or mte_node_type(enode) >= 2:
         return -ENOENT
     node = mas.tree.alloc.nodes[enode >> 8]
-    if node is None or (node.parent & ~0xFF) == (enode & ~0xFF):  # freed or dead
+    if node is None or ma_dead_node(node, enode):  # freed or dead
         return -ENOENT
     offset = mas.offset
     mmax = mas.max
@@ -60,12 +60,10 @@ def mas_replace_entry(mas: MaState, entry) -> int:
     slots = node.slot
     if slots[offset] is None:
         return -ENOENT
-    # the exact-fit layout (node_ops.exact_fit_layout, proven): one slot changes;
-    # both entries are non-NULL, so no gap update
-    new_slots, update_gap = exact_fit_layout(slots, offset, entry)
+    # the exact-fit store (node_ops.exact_fit_layout, proven), in place: one slot
+    # changes; both entries are non-NULL, so no gap update
+    _slots, update_gap = exact_fit_layout(slots, offset, entry)
     assert not update_gap
-    slots[:] = new_slots  # rcu_assign_pointer: in place, only slot ``offset`` differs
-    rcu_point("assign")
     return 0
 
 

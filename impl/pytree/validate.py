@@ -15,7 +15,8 @@ from __future__ import annotations
 from maplecheck.properties import invariants as inv
 from maplecheck.tree import MAX, xa_is_node
 
-from .node import ma_data_end
+from .node import (ma_data_end, ma_is_root_parent, ma_parent_addr, ma_parent_slot, mte_node_type,
+                   mte_to_node)
 
 TYPE_NAMES = ("dense", "leaf_64", "range_64", "arange_64")
 
@@ -27,7 +28,7 @@ def _z(xs):
 def live_child(nodes, child) -> bool:
     """Is ``child`` an encoded pointer to a live node (safe to follow)?"""
     return bool(type(child) is int and 0 < (child >> 8) < len(nodes)
-                and nodes[child >> 8] is not None and (child >> 3) & 0xF in (1, 2, 3))
+                and nodes[child >> 8] is not None and mte_node_type(child) in (1, 2, 3))
 
 
 def _collect(mt, out, want=None):
@@ -44,10 +45,10 @@ def _collect(mt, out, want=None):
     while stack:
         enode, lo, hi, path, depth = stack.pop()
         res.append((enode, lo, hi, path, depth))
-        if (enode >> 3) & 0xF < 2:
+        if mte_node_type(enode) < 2:
             continue
         node = nodes[enode >> 8]
-        end = ma_data_end(node, (enode >> 3) & 0xF, hi)
+        end = ma_data_end(node, mte_node_type(enode), hi)
         npiv = len(node.pivot)
         kids = []
         cmin = lo
@@ -77,7 +78,7 @@ def validate_tree(mt) -> list[str]:
     order = [x for lvl in range(maxd, 0, -1) for x in infos if x[4] == lvl]
     for enode, lo, hi, path, _d in order:
         check_node(mt, enode, lo, hi, path, out)
-    check_nulls(mt, [x for x in infos if (x[0] >> 3) & 0xF < 2], out)
+    check_nulls(mt, [x for x in infos if mte_node_type(x[0]) < 2], out)
     return out
 
 
@@ -92,17 +93,17 @@ def check_node(mt, enode: int, lo: int, hi: int, path, out: list[str]) -> int:
     alloc_tree = bool(mt.ma_flags & 1)
 
     def report(name, detail):
-        out.append(f"{name}: path={list(path)} {TYPE_NAMES[(enode >> 3) & 0xF]} "
+        out.append(f"{name}: path={list(path)} {TYPE_NAMES[mte_node_type(enode)]} "
                    f"{lo:#x}-{hi:#x}: {detail}")
 
     node = nodes[enode >> 8]
-    type = (enode >> 3) & 0xF
-    addr = enode & ~0xFF
+    type = mte_node_type(enode)
+    addr = mte_to_node(enode)
     pivots = node.pivot
     slots = _z(node.slot)
     end = ma_data_end(node, type, hi)
-    is_root = bool(node.parent & 1)
-    paddr = node.parent & ~0xFF
+    is_root = ma_is_root_parent(node.parent)
+    paddr = ma_parent_addr(node.parent)
     max_gap = 0
     if not inv.node_not_dead(paddr, addr):
         report("node_not_dead", f"parent word {node.parent:#x} is the node")
@@ -110,7 +111,7 @@ def check_node(mt, enode: int, lo: int, hi: int, path, out: list[str]) -> int:
         report("node_occupancy", f"end {end} < min slots {geo.min_slots[type]}")
     if not is_root:
         pnode = nodes[paddr >> 8] if (paddr >> 8) < len(nodes) else None
-        pslot = (node.parent & 0xFC) >> 3
+        pslot = ma_parent_slot(node.parent)
         if pnode is None:
             report("parent_slot", f"parent {paddr:#x} is not a live node")
         elif not inv.parent_slot(_z(pnode.slot), pslot, enode, paddr, addr):
@@ -134,8 +135,8 @@ def check_node(mt, enode: int, lo: int, hi: int, path, out: list[str]) -> int:
             cnode = nodes[child >> 8] if child and (child >> 8) < len(nodes) else None
             cps = cpa = -1
             if cnode is not None:
-                cps = 0 if cnode.parent & 1 else (cnode.parent & 0xFC) >> 3
-                cpa = cnode.parent & ~0xFF
+                cps = ma_parent_slot(cnode.parent)
+                cpa = ma_parent_addr(cnode.parent)
             if not inv.child_slot(child, i, cps, cpa, addr):
                 report("child_slot", f"slot {i}: child {child:#x} has parent {cpa:#x} slot {cps}")
             if i < npiv and pivots[i] == hi:
@@ -157,7 +158,7 @@ def check_node(mt, enode: int, lo: int, hi: int, path, out: list[str]) -> int:
                 report("max_gap_within_node", f"max gap {max_gap:#x}")
             pnode = nodes[paddr >> 8] if (paddr >> 8) < len(nodes) else None
             if pnode is not None and pnode.gap is not None:
-                pslot = (node.parent & 0xFC) >> 3
+                pslot = ma_parent_slot(node.parent)
                 if not inv.parent_gap_equal(pnode.gap, pslot, max_gap):
                     report("parent_gap_equal",
                            f"parent gap[{pslot}] = {pnode.gap[pslot] if pslot < len(pnode.gap) else None}"
@@ -175,7 +176,7 @@ def check_nulls(mt, leaves, out: list[str], prev=1, prev_where=None, after=None)
     path = ()
     for enode, lo, hi, path, _d in leaves:
         node = nodes[enode >> 8]
-        end = ma_data_end(node, (enode >> 3) & 0xF, hi)
+        end = ma_data_end(node, mte_node_type(enode), hi)
         for off in range(min(end, len(node.slot) - 1) + 1):
             e = node.slot[off] or 0
             if not inv.no_consecutive_nulls(prev, e):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from maplecheck.tree import MA_ACTIVE, MA_NONE, MA_ROOT, MAX, XA_ZERO_ENTRY, xa_is_node
 
-from .node import (MAPLE_NODE_SLOTS, ma_data_end, ma_dead, ma_is_leaf, mte_node_type,
+from .node import (MAPLE_NODE_SLOTS, ma_data_end, ma_dead, mte_node_type,
                    mte_safe_root, mte_to_node)
 from .state import MaState
 
@@ -74,7 +74,7 @@ def mtree_range_walk(mas: MaState):
                 offset += 1
             min_ = pivots[offset - 1] + 1
         enode = node.slot[offset]
-        if ma_dead(node.parent, last_enode & ~0xFF):
+        if ma_dead(node.parent, mte_to_node(last_enode)):
             mas.reset()
             return None
         if type < 2:  # leaf
@@ -125,28 +125,29 @@ def mas_walk(mas: MaState):
     return entry
 
 
-def mtree_lookup_walk(mas: MaState):
-    """The lookup behind mtree_load: scan pivots without reading the data end.
+DEAD_NODE = object()
+"""What mtree_lookup_walk returns when a node on its way died under it."""
 
-    Correct only because a node that is not full ends with an explicit pivot
-    equal to its max, so the scan stops inside the data.
+
+def mtree_lookup_walk(nodes, enode: int, index: int):
+    """The lookup behind mtree_load: the leaf entry at index below enode, or DEAD_NODE.
+
+    It scans pivots without reading the data end: correct only because a node
+    that is not full ends with an explicit pivot equal to its max, so the scan
+    stops inside the data.  Each node is checked for death after its slot is
+    read, so an entry is returned only from a node that was live when read.
     """
-    nodes = mas.tree.alloc.nodes
-    index = mas.index
-    enode = mas.node
     while True:
         node = nodes[enode >> 8]
-        type = mte_node_type(enode)
         pivots = node.pivot
         npiv = len(pivots)
         offset = 0
         while offset < npiv and pivots[offset] < index:
             offset += 1
         entry = node.slot[offset]
-        if ma_dead(node.parent, enode & ~0xFF):
-            mas.reset()
-            return None
-        if type < 2:
+        if ma_dead(node.parent, mte_to_node(enode)):
+            return DEAD_NODE
+        if mte_node_type(enode) < 2:  # leaf
             return entry
         enode = entry
 
@@ -154,8 +155,8 @@ def mtree_lookup_walk(mas: MaState):
 def mtree_load(tree, index: int):
     """mtree_load(): the entry at index; XA_ZERO_ENTRY reads as NULL.
 
-    The same steps as mas_start + mtree_lookup_walk, inlined (no ma_state):
-    the read hot path.
+    mas_start without an ma_state, then mtree_lookup_walk; a walk that met a
+    dead node starts again from the root.
     """
     while True:
         root = tree.ma_root
@@ -163,18 +164,6 @@ def mtree_load(tree, index: int):
             return None
         if root & 3 != 2 or root <= 4096:  # the root pointer
             return root if index == 0 else None
-        nodes = tree.alloc.nodes
-        enode = root & ~2
-        while True:
-            node = nodes[enode >> 8]
-            pivots = node.pivot
-            npiv = len(pivots)
-            offset = 0
-            while offset < npiv and pivots[offset] < index:
-                offset += 1
-            entry = node.slot[offset]
-            if (node.parent & ~0xFF) == (enode & ~0xFF):
-                break  # dead node: retry from the root
-            if mte_node_type(enode) < 2:
-                return None if entry == XA_ZERO_ENTRY else entry
-            enode = entry
+        entry = mtree_lookup_walk(tree.alloc.nodes, root & ~2, index)
+        if entry is not DEAD_NODE:
+            return None if entry == XA_ZERO_ENTRY else entry

@@ -9,9 +9,9 @@ the node (leaf), or a NULL ending exactly on a boundary other than MAX.
 
 from __future__ import annotations
 
-from maplecheck.tree import MAX
 
-from .node import mte_node_type, ma_data_end
+from .node import ma_data_end, ma_is_root_parent, mte_node_type
+from . import node_ops as O
 from .node_ops import safe_min
 
 
@@ -66,18 +66,8 @@ def mas_wr_walk_traverse(wr: WrState) -> None:
 
 
 def mas_is_span_wr(wr: WrState) -> bool:
-    max_ = wr.r_max
-    last = wr.mas.last
-    if last < max_:
-        return False
-    if wr.type < 2:
-        max_ = wr.mas.max
-        if last < max_:
-            return False
-    if last == max_:
-        if wr.entry or last == MAX:
-            return False
-    return True
+    """mas_is_span_wr(): the proven :func:`.node_ops.is_span_wr` on the write state."""
+    return O.is_span_wr(wr.r_max, wr.mas.last, wr.mas.max, wr.type < 2, wr.entry)
 
 
 def mas_wr_walk(wr: WrState) -> bool:
@@ -100,7 +90,7 @@ def mas_wr_walk_heights(wr: WrState) -> None:
     geo = mas.tree.alloc.geo
     if mas.end < geo.slots[wr.type] - 1:
         wr.vacant_height = mas.depth + 1
-    if wr.node.parent & 1:
+    if ma_is_root_parent(wr.node.parent):
         if mas.end > 2:
             wr.sufficient_height = 1
     elif mas.end > geo.min_slots[wr.type] + 1:

@@ -26,14 +26,14 @@ from __future__ import annotations
 from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW,
                              MA_PAUSE, MA_ROOT, MA_START, MA_UNDERFLOW, MAX, xa_is_advanced)
 
+from .node import (ma_is_root_parent, ma_set_meta, maple_leaf_64, mte_node_type)
 from . import node_ops as O
 from .rcu import rcu_point
 from .big_node import BigNode, mas_store_b_node
 from .gaps_update import mas_update_gap
-from .nav import mas_destroy, mas_node_count, mas_pop_node, mas_replace_node, set_leaf_meta
+from .nav import mas_alloc_nodes, mas_destroy, mas_node_count, mas_pop_node, mas_replace_node
 from .maple_copy import mas_wr_rebalance, mas_wr_split
 from .maple_copy import mas_wr_spanning_store as mas_wr_spanning_store_v7
-from .node import MapleNode, ma_set_meta, maple_leaf_64, mte_node_type
 from .rebalance import mas_rebalance
 from .spanning import mas_new_root, mas_wr_spanning_store
 from .split import mas_split
@@ -120,7 +120,7 @@ def mas_wr_store_type(wr: WrState) -> None:
     w = O.leaf_write_setup(wr.pivots, wr.slots, mas.end, mas.offset, mas.index, mas.last,
                            wr.entry, mas.min, mas.max, geo.min_slots[wr.type],
                            geo.slots[wr.type],
-                           bool(tree.alloc.nodes[mas.node >> 8].parent & 1),
+                           ma_is_root_parent(tree.alloc.nodes[mas.node >> 8].parent),
                            bool(tree.ma_flags & 2), bool(mas.mas_flags & 1), tree.v7)
     mas.offset = w.offset
     wr.offset_end = w.offset_end
@@ -208,7 +208,7 @@ def mas_wr_preallocate(wr: WrState, entry) -> bool:
     request = mas_prealloc_calc(mas, entry, wr)
     if not request:
         return True
-    if not mas_node_count(mas, request):
+    if not (mas_alloc_nodes if mas.tree.v7 else mas_node_count)(mas, request):
         mas.set_err(-ENOMEM)
         return False
     return True
@@ -218,112 +218,50 @@ def mas_wr_preallocate(wr: WrState, entry) -> bool:
 
 
 def mas_wr_node_store(wr: WrState, new_end: int) -> None:
+    """mas_wr_node_store(): the proven :func:`.node_ops.node_store_layout`, built into a
+    new node published by mas_replace_node in RCU mode, else copied back over this one."""
     mas = wr.mas
     tree = mas.tree
-    offset_end = wr.offset_end
-    type = wr.type
-    in_rcu = tree.ma_flags & 2
-    if mas.last == wr.end_piv:
-        offset_end += 1
-    if in_rcu:
-        new_enode = mas_pop_node(mas, type)
-        newnode = tree.alloc.nodes[new_enode >> 8]
-    else:
-        newnode = MapleNode(tree.alloc.geo, type)
+    lay = O.node_store_layout(wr.pivots, wr.slots, mas.end, mas.offset, wr.offset_end,
+                              mas.index, mas.last, wr.entry, wr.r_min, wr.end_piv, mas.max,
+                              new_end)
+    mas.offset = lay.offset
     old = wr.node
-    newnode.parent = old.parent
-    dst_p = newnode.pivot
-    dst_s = newnode.slot
-    src_p = wr.pivots
-    src_s = wr.slots
-    off = mas.offset
-    node_pivots = len(dst_p)
-    dst_p[0:off] = src_p[0:off]
-    dst_s[0:off] = src_s[0:off]
-    if wr.r_min < mas.index:
-        dst_s[off] = wr.content
-        dst_p[off] = mas.index - 1
-        off += 1
-        mas.offset = off
-    if off < node_pivots:
-        dst_p[off] = mas.last
-    dst_s[off] = wr.entry
-    if offset_end <= mas.end:
-        dst_offset = off + 1
-        copy_size = mas.end - offset_end + 1
-        dst_s[dst_offset:dst_offset + copy_size] = src_s[offset_end:offset_end + copy_size]
-        dst_p[dst_offset:dst_offset + copy_size - 1] = src_p[offset_end:offset_end + copy_size - 1]
-        if new_end < node_pivots:
-            dst_p[new_end] = mas.max
-    set_leaf_meta(newnode, new_end)
-    if in_rcu:
+    if tree.ma_flags & 2:
+        new_enode = mas_pop_node(mas, wr.type)
+        newnode = tree.alloc.nodes[new_enode >> 8]
+        newnode.parent = old.parent
+        newnode.pivot[:] = lay.pivots
+        newnode.slot[:] = lay.slots
         old_enode = mas.node
         mas.node = new_enode
         mas_replace_node(mas, old_enode, tree.mt_height())
     else:
-        old.pivot[:] = dst_p
-        old.slot[:] = dst_s
-        old.parent = newnode.parent
+        old.pivot[:] = lay.pivots
+        old.slot[:] = lay.slots
     mas_update_gap(mas)
     mas.end = new_end
 
 
 def mas_wr_slot_store(wr: WrState) -> None:
+    """mas_wr_slot_store(): the proven :func:`.node_ops.slot_store_layout`, in place."""
     mas = wr.mas
-    offset = mas.offset
-    slots = wr.slots
-    gap = not slots[offset] or not slots[offset + 1]
-    if wr.offset_end - offset == 1:
-        if mas.index == wr.r_min:
-            slots[offset] = wr.entry
-            rcu_point("assign")
-            wr.pivots[offset] = mas.last
-        else:
-            slots[offset + 1] = wr.entry
-            rcu_point("assign")
-            wr.pivots[offset] = mas.index - 1
-            mas.offset += 1
-    elif not mas.tree.ma_flags & 2:
-        gap = gap or not slots[offset + 2]
-        slots[offset + 1] = wr.entry
-        wr.pivots[offset] = mas.index - 1
-        wr.pivots[offset + 1] = mas.last
-        mas.offset += 1
-    else:
+    lay = O.slot_store_layout(wr.pivots, wr.slots, mas.end, mas.offset, wr.offset_end,
+                              mas.index, mas.last, wr.entry, wr.r_min, mas.tree.ma_flags & 2)
+    if lay is None:
         return
-    if not wr.entry or gap:
+    mas.offset = lay.offset
+    if lay.update_gap:
         mas_update_gap(mas)
 
 
 def mas_wr_append(wr: WrState, new_end: int) -> None:
+    """mas_wr_append(): the proven :func:`.node_ops.append_layout`, in place."""
     mas = wr.mas
-    end = mas.end
-    pivots = wr.pivots
-    slots = wr.slots
-    if new_end < len(pivots):
-        pivots[new_end] = pivots[end]
-        ma_set_meta(wr.node, wr.type, 0, new_end)
-    if new_end == end + 1:
-        if mas.last == wr.r_max:
-            slots[new_end] = wr.entry
-            rcu_point("assign")
-            pivots[end] = mas.index - 1
-            mas.offset = new_end
-        else:
-            slots[new_end] = wr.content
-            rcu_point("assign")
-            pivots[end] = mas.last
-            slots[end] = wr.entry
-            rcu_point("assign")
-    else:
-        slots[new_end] = wr.content
-        rcu_point("assign")
-        pivots[end + 1] = mas.last
-        slots[end + 1] = wr.entry
-        rcu_point("assign")
-        pivots[end] = mas.index - 1
-        mas.offset = end + 1
-    if not wr.content or not wr.entry:
+    lay = O.append_layout(wr.pivots, wr.slots, mas.end, new_end, mas.index, mas.last,
+                          wr.r_max, wr.entry)
+    mas.offset = lay.offset
+    if lay.update_gap:
         mas_update_gap(mas)
     mas.end = new_end
 
@@ -347,9 +285,7 @@ def mas_wr_store_entry(wr: WrState) -> None:
     st = mas.store_type
     STORE_TYPE_COUNTS[st] += 1
     if st == wr_exact_fit:
-        wr.slots[mas.offset] = wr.entry
-        rcu_point("assign")
-        if bool(wr.entry) != bool(wr.content):
+        if O.exact_fit_layout(wr.slots, mas.offset, wr.entry)[1]:
             mas_update_gap(mas)
     elif st == wr_node_store:
         mas_wr_node_store(wr, new_end)
