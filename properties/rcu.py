@@ -456,7 +456,12 @@ def reader_ops(rng: random.Random, around: tuple[int, int], flags: int) -> list[
     """A short read sequence near ``around`` (first, last of the write)."""
     lo, hi = around
     pick = [lo, hi, max(0, lo - 1), min(MAX, hi + 1), (lo + hi) // 2]
-    kind = rng.randrange(4)
+    kind = rng.randrange(5)
+    if kind == 4:
+        # a long walk from far below the write: it crosses leaves (and climbs
+        # through their parents) while the write replaces nodes elsewhere
+        return ([("mas_set", 0, rng.choice([0, lo // 4, lo // 2]))]
+                + [("mas_next_range", 0, MAX)] * rng.randint(12, 32))
     x = rng.choice(pick)
     if kind == 0:
         return [("load", 0, x), ("walk", 0, rng.choice(pick))]
