@@ -43,6 +43,17 @@ class Lemma:
 LEMMAS: dict[str, Lemma] = {}
 
 
+def runs(module, name: str):
+    """The helper ``module.name`` as the tree calls it: looked up in its module at each
+    call, so a lemma proves whatever function the tree runs at that moment (a test
+    that replaces the helper in its module sees the lemma fail on the replacement)."""
+    def helper(*args, **kwargs):
+        return getattr(module, name)(*args, **kwargs)
+    helper.__name__ = helper.__qualname__ = name
+    helper.runs_as = (module, name)
+    return helper
+
+
 def lemma(name: str, helper: str, real, mutant, statement: str = ""):
     def deco(fn):
         LEMMAS[name] = Lemma(name, helper, fn, real, mutant, statement or (fn.__doc__ or "").strip())

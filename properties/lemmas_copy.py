@@ -21,14 +21,14 @@ from maplecheck.impl.pytree import maple_copy as C
 from maplecheck.impl.pytree.node import MapleNode, ma_data_end, maple_leaf_64
 
 from . import mutants as M
-from .lemma_base import GEO, RANGE_SLOTS, entries, lemma, u64, u64s
+from .lemma_base import GEO, RANGE_SLOTS, entries, lemma, runs, u64, u64s
 from .symexec import prove
 
 N_LEAF = RANGE_SLOTS
 
 
 @lemma("copy_split_point", "maple_copy.cp_split_point (runs in the tree: dst_setup)",
-       C.cp_split_point, M.cp_split_point_ignores_null)
+       runs(C, "cp_split_point"), M.cp_split_point_ignores_null)
 def _split_point(fn):
     """For every data size up to 45 (three leaves' worth less the room that a 3-way
     split at (data + 2) / 3 needs; the write paths bring at most about two nodes
@@ -72,7 +72,7 @@ def _copy_cases():
 
 
 @lemma("copy_node_copy", "maple_copy.node_copy (runs in the tree: cp_data_write)",
-       C.node_copy, M.node_copy_no_last_pivot)
+       runs(C, "node_copy"), M.node_copy_no_last_pivot)
 def _node_copy(fn):
     """node_copy(src[start:start+size] -> dst[d_start:]) for leaves: slots and the
     first size-1 pivots copied, the returned max is the last source pivot (the
@@ -103,7 +103,7 @@ def _node_copy(fn):
 
 
 @lemma("copy_node_finalise", "maple_copy.node_finalise (runs in the tree: cp_data_write)",
-       C.node_finalise, M.node_finalise_meta_size)
+       runs(C, "node_finalise"), M.node_finalise_meta_size)
 def _node_finalise(fn):
     """A leaf holding ``end`` entries with increasing pivots ending at the node max
     (the implied pivot when full), finalised: ma_data_end reads end - 1."""

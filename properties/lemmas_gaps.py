@@ -20,7 +20,7 @@ from maplecheck.impl.pytree.node import ULONG_MAX, maple_leaf_64
 
 from . import mutants as M
 from .lemma_preds import inv_gaps, inv_nulls
-from .lemma_base import ARANGE_SLOTS, RANGE_SLOTS, lemma, sym_layout, u64s
+from .lemma_base import ARANGE_SLOTS, RANGE_SLOTS, lemma, runs, sym_layout, u64s
 from .lemma_preds import spec_max_gap
 from .lemma_base import FULL
 from maplecheck.logic import And, If, Implies
@@ -47,8 +47,8 @@ def _leaf_gap(fn):
     return prove(cases, setup, body)
 
 
-lemma("leaf_max_gap_definition", "node_ops.leaf_max_gap (runs in gap.mas_leaf_max_gap; "
-      "the write path's gaps_update keeps its own copy)", O.leaf_max_gap,
+lemma("leaf_max_gap_definition", "node_ops.leaf_max_gap (runs in the tree: "
+      "gaps_update.ma_leaf_max_gap)", runs(O, "leaf_max_gap"),
       M.leaf_max_gap_plus_one,
       "for every data end 1..15, inner and right-most leaves: the kernel's leaf max gap (slot-0 "
       "case, right-most shortcut and early return, skip after a NULL) equals the largest NULL "
@@ -72,7 +72,7 @@ def _max_gap(fn):
     return prove(range(ARANGE_SLOTS), setup, body)
 
 
-lemma("meta_gap_tie_rule", "node_ops.ma_max_gap", O.ma_max_gap, M.ma_max_gap_low_wins,
+lemma("meta_gap_tie_rule", "node_ops.ma_max_gap (runs in the tree: parent_gap_step)", runs(O, "ma_max_gap"), M.ma_max_gap_low_wins,
       "ma_max_gap over gap[0..end]: returns the largest gap and the highest offset holding it "
       "(the end when all are 0)")(_max_gap)
 
@@ -104,9 +104,12 @@ def _build_meta_gap(cp):
     return prove(range(1, ARANGE_SLOTS + 1), setup, body)
 
 
+_MAB_MAS_CP = O.mab_mas_cp  # the real copy-out, bound now: a test swaps the module's
+
+
 def _cp_ge(b, mab_start, mab_end, nslots, leaf, alloc):
     """copy-out whose meta gap scan uses '>=': ties go to the lowest offset."""
-    nd = O.mab_mas_cp(b, mab_start, mab_end, nslots, leaf, alloc)
+    nd = _MAB_MAS_CP(b, mab_start, mab_end, nslots, leaf, alloc)
     best, off = 0, 0
     for j in range(nd.end + 1):
         better = nd.gaps[j] > best
@@ -115,7 +118,8 @@ def _cp_ge(b, mab_start, mab_end, nslots, leaf, alloc):
     return nd._replace(meta_gap=off)
 
 
-lemma("build_meta_gap", "node_ops.mab_mas_cp (arange gaps)", O.mab_mas_cp, _cp_ge,
+lemma("build_meta_gap", "node_ops.mab_mas_cp (arange gaps; runs in the tree: big_node.mab_mas_cp)",
+      runs(O, "mab_mas_cp"), _cp_ge,
       "a node built from a big node records as meta gap the highest offset holding the largest "
       "gap (0 when all gaps are 0)")(_build_meta_gap)
 
@@ -146,7 +150,8 @@ def _parent_gap(fn):
     return prove(cases, setup, body)
 
 
-lemma("parent_gap_step", "node_ops.parent_gap_step (mas_parent_gap)", O.parent_gap_step,
+lemma("parent_gap_step", "node_ops.parent_gap_step (runs in the tree: mas_parent_gap)",
+      runs(O, "parent_gap_step"),
       M.parent_gap_step_no_rescan,
       "setting one child's gap in an arange node keeps meta gap on the largest gap (rescanning "
       "when it shrank), stops climbing only when the node's largest gap is unchanged, and "

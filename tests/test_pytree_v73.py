@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The 7.3 write-path profile of our tree: its copy-node helpers are the ones the
-lemmas prove (a mutation of the running helper fails its lemma), the profile
-is a plain parameter, and random streams keep the tree valid."""
+"""The write-path profiles of our tree: the helpers the lemmas prove are the ones the
+tree runs (a mutation of the running helper is called by the tree and fails its
+lemma), the profile is a plain parameter, and random streams keep the tree valid."""
 
 from __future__ import annotations
 
@@ -14,9 +14,22 @@ from maplecheck.impl.pytree import maple_copy as C
 from maplecheck.properties import mutants as M
 from maplecheck.properties.lemmas import LEMMAS
 
-COPY_LEMMAS = {"copy_split_point": ("cp_split_point", M.cp_split_point_ignores_null),
-               "copy_node_copy": ("node_copy", M.node_copy_no_last_pivot),
-               "copy_node_finalise": ("node_finalise", M.node_finalise_meta_size)}
+from maplecheck.impl.pytree import node_ops as O
+from maplecheck.properties.lemmas_gaps import _cp_ge
+
+#: lemma -> (the module the tree calls it through, the helper, a mutant, the profile that runs it)
+RUNNING_HELPERS = {
+    "copy_split_point": (C, "cp_split_point", M.cp_split_point_ignores_null, "7.3"),
+    "copy_node_copy": (C, "node_copy", M.node_copy_no_last_pivot, "7.3"),
+    "copy_node_finalise": (C, "node_finalise", M.node_finalise_meta_size, "7.3"),
+    "slot_store_2_3": (O, "slot_store_layout", M.slot_store_layout_bad, "6.12"),
+    "append_store": (O, "append_layout", M.append_layout_bad, "7.3"),
+    "node_store": (O, "node_store_layout", M.node_store_layout_no_max, "6.12"),
+    "exact_fit_store": (O, "exact_fit_layout", M.exact_fit_layout_always_gap, "7.3"),
+    "parent_gap_step": (O, "parent_gap_step", M.parent_gap_step_no_rescan, "6.12"),
+    "leaf_max_gap_definition": (O, "leaf_max_gap", M.leaf_max_gap_plus_one, "6.12"),
+    "build_meta_gap": (O, "mab_mas_cp", _cp_ge, "6.12"),
+}
 
 
 def _stream(tree, seed: int, n: int = 600) -> None:
@@ -26,25 +39,28 @@ def _stream(tree, seed: int, n: int = 600) -> None:
         tree.store_range(a, a + rnd.randrange(0, 30), rnd.choice([None, rnd.randrange(1, 999) << 2]))
 
 
-@pytest.mark.parametrize("name", sorted(COPY_LEMMAS))
-def test_lemma_helper_is_the_running_helper(name, monkeypatch):
-    attr, mutant = COPY_LEMMAS[name]
+@pytest.mark.parametrize("name", sorted(RUNNING_HELPERS))
+def test_a_mutation_of_the_running_helper_fails_its_lemma(name, monkeypatch):
+    """Each lemma proves the function the tree calls: with that function mutated where the
+    tree looks it up, the tree calls the mutant and the catalogued lemma no longer proves."""
+    module, attr, mutant, profile = RUNNING_HELPERS[name]
     lem = LEMMAS[name]
-    assert lem.real is getattr(C, attr), f"{name} proves a helper the tree does not call"
     calls = []
 
     def spy(*args, **kw):
         calls.append(1)
         return mutant(*args, **kw)
 
-    monkeypatch.setattr(C, attr, spy)
-    t = PyFactory(profile="7.3").create(0)
+    monkeypatch.setattr(module, attr, spy)
+    t = PyFactory(profile=profile).create(1)  # an alloc tree: gaps are kept
     try:
-        _stream(t, 1, 200)
+        _stream(t, 1, 300)
     except Exception:  # a mutated helper may break the tree outright; it still ran
         pass
-    assert calls, f"the tree never called maple_copy.{attr}"
-    assert not lem.check(spy).proven, f"{name}: the mutated running helper was not refuted"
+    assert calls, f"the tree never called {module.__name__}.{attr}"
+    calls.clear()
+    assert not lem.check(lem.real).proven, f"{name}: the mutated running helper was not refuted"
+    assert calls, f"the lemma {name} did not run {module.__name__}.{attr}"
 
 
 @pytest.mark.parametrize("flags", [0, 1, 2, 3])

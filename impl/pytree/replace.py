@@ -27,7 +27,8 @@ from maplecheck.tree import EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_ROOT, MAX, xa_
 from .node import (ma_data_end, ma_dead_node, ma_set_meta, maple_leaf_64, mte_node_type)
 from .mtree import MapleTree
 from .rcu import rcu_point
-from .node_ops import exact_fit_layout, safe_min, safe_pivot
+from . import node_ops as O
+from .node_ops import safe_min, safe_pivot
 from .state import MaState
 from .walk import mas_walk
 
@@ -62,7 +63,7 @@ def mas_replace_entry(mas: MaState, entry) -> int:
         return -ENOENT
     # the exact-fit store (node_ops.exact_fit_layout, proven), in place: one slot
     # changes; both entries are non-NULL, so no gap update
-    _slots, update_gap = exact_fit_layout(slots, offset, entry)
+    _slots, update_gap = O.exact_fit_layout(slots, offset, entry)
     assert not update_gap
     return 0
 
