@@ -39,6 +39,17 @@ def _say(msg: str) -> None:
 
 # ------------------------------------------------------------------ RCU traces
 
+def _headline(reason: str) -> str:
+    """The first line of a finding, with a crash's sanitizer verdict when it has one (the
+    first line of a crash only says how the worker ended)."""
+    lines = reason.splitlines()
+    verdict = next((l.strip() for l in lines if "runtime error:" in l or "ERROR: AddressSanitizer" in l
+                    or l.startswith("SUMMARY:")), None)
+    if verdict and verdict not in lines[0]:
+        return f"{lines[0]}: {verdict}"
+    return lines[0] if lines else reason
+
+
 def write_rcu_trace(path: Path, case, schedule, reason: str, pct=None) -> Path:
     """The case as a trace (prefix + writer ops) with the readers and schedule in the header."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +182,7 @@ class Explorer:
         schedule, pct, reason, n = found
         if self.first_failure_schedules is None:
             self.first_failure_schedules = self.schedules
-        _say(f"FAILED: {reason.splitlines()[0]}")
+        _say(f"FAILED: {_headline(reason)}")
         write_rcu_trace(out_dir / f"{stem}.jsonl", case, schedule, reason, pct)
 
         def fails(c):
