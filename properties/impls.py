@@ -35,17 +35,13 @@ def python_factory(profile: str = "6.12"):
     return PyFactory(profile=profile)
 
 
-#: the profile when no Linux tree is named: the project's default tree is 6.12
-DEFAULT_PROFILE = "6.12"
-
-
 @lru_cache(maxsize=None)
 def python_profile(linux_src: str | None = None) -> str:
-    """The pytree write-path profile following the Linux tree in use (profile.py);
-    a tree our profiles do not follow gets the newest profile."""
+    """The pytree write-path profile following the Linux tree in use (profile.py); with
+    no tree named, or one our profiles do not follow, the newest profile."""
     from maplecheck.impl.pytree.profile import NEWEST, profile_for_info
     if not linux_src:
-        return DEFAULT_PROFILE
+        return NEWEST
     from maplecheck.impl.linux.source import kernel_info
     return profile_for_info(kernel_info(linux_src)) or NEWEST
 

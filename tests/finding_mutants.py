@@ -149,6 +149,15 @@ def mutants():
     }
 
 
+#: the mutants planted in the big-node write path, which only the 6.12 profile runs
+BIG_NODE_PATH = frozenset({"split_right", "split_left", "no_null_split_stay", "min_slots_low"})
+
+
+def kernel_for(name: str) -> str | None:
+    """The kernel whose write-path profile reaches the mutant (None: the default, newest)."""
+    return "6.12" if name in BIG_NODE_PATH else None
+
+
 @contextlib.contextmanager
 def mutant(name: str):
     undo = mutants()[name]()
@@ -166,7 +175,8 @@ def run_one(name: str, seed: int, steps: int, shrink_s: float, out: Path) -> lis
 
     with mutant(name):
         try:
-            res = run_campaign("python", seed=seed, steps=steps, out=out, shrink_budget_s=shrink_s)
+            res = run_campaign("python", seed=seed, steps=steps, out=out, shrink_budget_s=shrink_s,
+                               kernel=kernel_for(name))
         except Exception as e:  # noqa: BLE001 - our tree raising is itself the finding (not shrunk)
             return [(name, seed, f"exception:{type(e).__name__}", -1, -1, None)]
     rows = []

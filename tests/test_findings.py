@@ -27,7 +27,7 @@ from maplecheck.properties.engine import run_campaign
 from maplecheck.tree import MAX, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU, xa_mk_value
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from finding_mutants import mutant  # noqa: E402
+from finding_mutants import kernel_for, mutant  # noqa: E402
 from test_linux_campaign import make_buggy_tree  # noqa: E402
 
 
@@ -250,7 +250,8 @@ def test_simplify_makes_indices_entries_and_flags_plain():
 @pytest.mark.parametrize("name", ["new_end_low"])
 def test_mutant_findings_shrink_to_ten_operations(name, tmp_path):
     with mutant(name):
-        res = run_campaign("python", seed=1, steps=4000, out=tmp_path, shrink_budget_s=15)
+        res = run_campaign("python", seed=1, steps=4000, out=tmp_path, shrink_budget_s=15,
+                           kernel=kernel_for(name))
     assert len(res.failures) == 1
     f = res.failures[0]
     header = read_trace(f.trace) and __import__("json").loads(f.trace.read_text().splitlines()[0])
@@ -278,7 +279,8 @@ def test_a_shape_bound_finding_is_resampled_to_a_short_one(tmp_path):
     import json
 
     with mutant("split_right"):
-        res = run_campaign("python", seed=2, steps=4000, out=tmp_path, shrink_budget_s=30)
+        res = run_campaign("python", seed=2, steps=4000, out=tmp_path, shrink_budget_s=30,
+                           kernel="6.12")
     (f,) = res.failures
     header = json.loads(f.trace.read_text().splitlines()[0])
     assert f.original_ops > 100 and f.ops <= 20 and header["resampled"] is True
