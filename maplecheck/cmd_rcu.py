@@ -201,7 +201,7 @@ class Explorer:
 
     def summary(self, failures: int, seconds: float) -> str:
         pts = " ".join(f"{k}={v}" for k, v in sorted(self.hits.items()) if v)
-        per_store = " ".join(f"assign[{k}]={v}" for k, v in sorted(self.by_store.items()))
+        per_store = " ".join(f"assign[{k}]={v}" for k, v in sorted(self.by_store.items()) if v)
         known = " ".join(f"known[{k}]={v}" for k, v in sorted(self.known.items()))
         extra = " ".join(x for x in (pts, per_store, known) if x)
         return (f"cases={self.cases} schedules={self.schedules} failures={failures} "
