@@ -169,15 +169,16 @@ def open_lockstep(impl: str, flags: int, linux_src: str | None = None, sanitize:
                     compare_dumps=same_structure, compare_alloc=same_structure)
 
 
-def _needs_single_step(op: tuple) -> bool:
+def _needs_single_step(op: tuple, compare_alloc: bool = True) -> bool:
     """Operations that lockstep judges with facts read off the trees first.
 
     dup(fail_at) (the node count decides -ENOMEM), ops a registered kernel
-    deviation may concern (its predicate reads the tree first), and destroy
-    (the known-bug check) — see :class:`Lockstep`.
+    deviation may concern (its predicate reads the tree first), destroy
+    (the known-bug check), and, when two trees' node requests are compared,
+    the caller-API writes — see :class:`Lockstep`.
     """
     name, _t, *args = op
-    if name in ALLOC_COMPARED:  # node requests compared op by op
+    if compare_alloc and name in ALLOC_COMPARED:  # node requests compared op by op
         return True
     if name == "dup" or name in NOMEM_DECIDED:
         return args[-1] is not None
@@ -201,8 +202,9 @@ def run_ops(ls: Lockstep, ops: list[tuple], batched: bool = True) -> None:
                 ls.apply(op)
         else:
             chunk: list[tuple] = []
+            compare_alloc = len(ls.impls) > 1 and ls.compare_alloc
             for op in ops:
-                if _needs_single_step(op):
+                if _needs_single_step(op, compare_alloc):
                     if chunk:
                         ls.run_chunk(chunk)
                         chunk = []
