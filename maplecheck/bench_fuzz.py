@@ -30,11 +30,14 @@ def _raw_c_ops(seed: int, k: int, example_len: int):
     """Example ``k``'s operations as Linux may receive them: RCU mode off (the known
     RCU destroy bugs would end the measurement), every dup and every write allowed
     to succeed (no injected allocation failure: the model alone cannot tell which
-    fail, and a cursor after a refused write is not the model's) and the calls the
-    model refuses removed."""
+    fail, and a cursor after a refused write is not the model's), the calls a
+    registered deviation may concern removed (after one, the kernel's tree is not the
+    model's, and a cursor call the model allows may be one Linux leaves undefined)
+    and the calls the model refuses removed."""
     from maplecheck.model import ModelFactory
     from maplecheck.ops import NOMEM_DECIDED, Session
     from maplecheck.properties.engine import example_seed
+    from maplecheck.properties.known import may_deviate
     from maplecheck.properties.gen import example_ops
     from maplecheck.tree import MT_FLAGS_USE_RCU, MapleUsageError
 
@@ -43,7 +46,7 @@ def _raw_c_ops(seed: int, k: int, example_len: int):
     model = Session(ModelFactory(), flags)
     kept = []
     for op in ops:
-        if op[0] == "set_rcu":
+        if op[0] == "set_rcu" or may_deviate(op):
             continue
         if op[0] == "dup" or op[0] in NOMEM_DECIDED:
             op = (*op[:-1], None)
