@@ -141,7 +141,9 @@ static void mc_run_callbacks(int force)
 			if (force || !cb.wait) {
 				long before = mc_ncb;
 
+				mc_cb_running = (void *)cb.fn;
 				cb.fn(cb.head);
+				mc_cb_running = NULL;
 				if (mc_ncb != before)
 					again = 1;	/* a callback queued more */
 			} else {

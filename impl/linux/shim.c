@@ -199,6 +199,8 @@ static bool mc_request_fails(long n)
 #define MC_LIVE_SET 1
 #endif
 static struct kmem_cache *mc_node_cache;	/* maple_node_cache, set by mc_init */
+void *mc_cb_running;			/* the RCU callback running now, NULL outside one */
+static const char *mc_cb_name(void *fn);	/* its name (after the kernel file) */
 static uintptr_t *mc_live;
 static size_t mc_live_cap, mc_live_len;
 
@@ -275,7 +277,9 @@ out:
 	return;
 bad:
 	fprintf(stderr, "maplecheck: kernel BUG: free of %p, which is not a live maple node "
-		"(a wrong pointer, or a node freed twice)\n", obj);
+		"(a wrong pointer, or a node freed twice)%s%s\n", obj,
+		mc_cb_running ? ", in the RCU callback " : "",
+		mc_cb_running ? mc_cb_name(mc_cb_running) : "");
 	fflush(stderr);
 	abort();
 }
@@ -415,7 +419,9 @@ static void mc_run_rcu(void)
 		mc_cb_first = head->next.next;
 		if (!mc_cb_first)
 			mc_cb_last = &mc_cb_first;
+		mc_cb_running = (void *)head->func;
 		head->func(head);
+		mc_cb_running = NULL;
 	}
 }
 
@@ -446,6 +452,14 @@ static void mc_kfree_node(void *node)
 {
 	if (node)
 		mc_node_free(maple_node_cache, node);
+}
+
+/* the kernel's RCU callbacks, by name, for a bad free's report (triage reads it) */
+static const char *mc_cb_name(void *fn)
+{
+	if (fn == (void *)mt_free_walk)
+		return "mt_free_walk";
+	return "(another callback)";
 }
 
 _Static_assert(sizeof(struct maple_node) == 256, "maple node must be 256 bytes (64-bit geometry)");
