@@ -215,3 +215,38 @@ def test_campaign_from_the_checkout_with_a_non_editable_install(stock_src, tmp_p
     assert r.stdout.splitlines()[-1].startswith("impl=linux steps=300 ")
     assert str(site) in subprocess.run([str(py), "-c", "import maplecheck.impl.linux.worker as w; print(w.__file__)"],
                                        cwd=ROOT / "impl", capture_output=True, text=True, env=env).stdout
+
+
+def _double_free_bulk(text: str) -> str:
+    """mt_free_bulk frees the first node of every bulk free a second time."""
+    func = "static inline void mt_free_bulk("
+    old = "kmem_cache_free_bulk(maple_node_cache, size, (void **)nodes);"
+    start = text.index(func)
+    at = text.index(old, start)
+    assert at - start < 300, "mt_free_bulk no longer looks as expected"
+    new = old + " if (size) kmem_cache_free(maple_node_cache, (void *)nodes[0]);"
+    return text[:at] + new + text[at + len(old):]
+
+
+def test_a_bad_free_aborts_at_its_own_operation_in_the_optimised_build(stock_src, tmp_path):
+    """The optimised build keeps the set of live nodes: a node freed twice stops the worker at
+    the operation that frees it, with a line saying so, instead of corrupting the heap for a
+    later example; the stock tree stores and destroys the same tree cleanly."""
+    from maplecheck.impl.linux.worker import ImplCrash, RemoteLinuxSession
+    from maplecheck.properties.impls import linux_library
+
+    ops = [("store_range", 0, 10 * i, 10 * i + 5, 2 * i + 1) for i in range(60)]
+    mutant = mutant_tree(stock_src, tmp_path / "double-free", _double_free_bulk)
+    s = RemoteLinuxSession(0, lib_path=linux_library(str(mutant)))
+    try:
+        with pytest.raises(ImplCrash, match="not a live maple node"):
+            s.run(ops + [("destroy", 0)])  # 6.12 bulk-frees while storing, 7.3 at the destroy
+    finally:
+        s._kill()
+    s = RemoteLinuxSession(0, lib_path=linux_library(str(stock_src)))
+    try:
+        s.run(ops)
+        s.step(("destroy", 0))
+        assert s.live_nodes() == 0
+    finally:
+        s.close()
