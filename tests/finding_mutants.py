@@ -90,8 +90,8 @@ def m_node_leaf_gap_last(real):
     from maplecheck.tree import MAX
 
     def f(pivots, slots, end, min, max):
-        if max == MAX and end and slots[end] is None:
-            return real(pivots, list(slots[:end]) + [0] + list(slots[end + 1:]), end, min, max)
+        if max == MAX and end and slots[end] is None:  # read it as an entry (1), not NULL
+            return real(pivots, list(slots[:end]) + [1] + list(slots[end + 1:]), end, min, max)
         return real(pivots, slots, end, min, max)
     return f
 
