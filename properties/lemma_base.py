@@ -50,7 +50,6 @@ def runs(module, name: str):
     def helper(*args, **kwargs):
         return getattr(module, name)(*args, **kwargs)
     helper.__name__ = helper.__qualname__ = name
-    helper.runs_as = (module, name)
     return helper
 
 

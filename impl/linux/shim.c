@@ -199,7 +199,7 @@ static bool mc_request_fails(long n)
 #define MC_LIVE_SET 1
 #endif
 static struct kmem_cache *mc_node_cache;	/* maple_node_cache, set by mc_init */
-void *mc_cb_running;			/* the RCU callback running now, NULL outside one */
+static void *mc_cb_running;		/* the RCU callback running now, NULL outside one */
 static const char *mc_cb_name(void *fn);	/* its name (after the kernel file) */
 static uintptr_t *mc_live;
 static size_t mc_live_cap, mc_live_len;
@@ -246,42 +246,33 @@ static void mc_live_add(void *obj)
 
 static void mc_live_remove(void *obj)
 {
-	size_t i, j, k;
+	size_t mask = mc_live_cap - 1, i, j, k;
 
 	if (!MC_LIVE_SET)
 		return;
-	if (!mc_live_cap)
-		goto bad;
-	for (i = mc_live_slot((uintptr_t)obj); mc_live[i]; i = (i + 1) & (mc_live_cap - 1))
+	for (i = mc_live_cap ? mc_live_slot((uintptr_t)obj) : 0; mc_live_cap && mc_live[i];
+	     i = (i + 1) & mask)
 		if (mc_live[i] == (uintptr_t)obj)
 			break;
-	if (!mc_live[i])
-		goto bad;
-	/* shift back the entries of the run that probed past slot i */
-	for (j = i;;) {
-		mc_live[i] = 0;
-		for (;;) {
-			j = (j + 1) & (mc_live_cap - 1);
-			if (!mc_live[j])
-				goto out;
-			k = mc_live_slot(mc_live[j]);
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			break;
-		}
+	if (!mc_live_cap || !mc_live[i]) {
+		fprintf(stderr, "maplecheck: kernel BUG: free of %p, which is not a live maple node "
+			"(a wrong pointer, or a node freed twice)%s%s\n", obj,
+			mc_cb_running ? ", in the RCU callback " : "",
+			mc_cb_running ? mc_cb_name(mc_cb_running) : "");
+		fflush(stderr);
+		abort();
+	}
+	/* empty slot i, then move back every later entry of the run whose home is not in (i, j] */
+	mc_live[i] = 0;
+	for (j = (i + 1) & mask; mc_live[j]; j = (j + 1) & mask) {
+		k = mc_live_slot(mc_live[j]);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
 		mc_live[i] = mc_live[j];
+		mc_live[j] = 0;
 		i = j;
 	}
-out:
 	mc_live_len--;
-	return;
-bad:
-	fprintf(stderr, "maplecheck: kernel BUG: free of %p, which is not a live maple node "
-		"(a wrong pointer, or a node freed twice)%s%s\n", obj,
-		mc_cb_running ? ", in the RCU callback " : "",
-		mc_cb_running ? mc_cb_name(mc_cb_running) : "");
-	fflush(stderr);
-	abort();
 }
 
 static void *mc_node_alloc(struct kmem_cache *cache, gfp_t gfp)

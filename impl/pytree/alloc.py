@@ -13,7 +13,7 @@ nothing).  :meth:`disarm` ends the injection.
 
 from __future__ import annotations
 
-from .node import (Geometry, MapleNode, mt_mk_node, mte_to_node)
+from .node import Geometry, MapleNode, mt_mk_node, mte_to_node
 from . import rcu as _rcu
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from maplecheck.hashing import node_hash, tree_hash
 from maplecheck.tree import MAX, mt_attr, xa_is_node
 
-from .node import (ma_data_end, ma_is_root_parent, ma_parent_addr, mte_node_type)
+from .node import ma_data_end, ma_is_root_parent, ma_parent_addr, mte_node_type
 from .validate import _collect, check_node, check_nulls, live_child, validate_tree
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from maplecheck.tree import (EBUSY, EINVAL, MA_ERROR, MA_NONE, MA_ROOT, MA_START,
                              MAX, MT_FLAGS_ALLOC_WRAPPED, mt_is_reserved)
 
-from .node import (ma_data_end, ma_is_root_parent, MAPLE_NODE_SLOTS, mas_safe_pivot, mte_node_type)
+from .node import ma_data_end, ma_is_root_parent, MAPLE_NODE_SLOTS, mas_safe_pivot, mte_node_type
 from . import node_ops as O
 from .gaps_update import mas_leaf_max_gap, mas_max_gap
 from .node_ops import ma_max_gap

@@ -188,7 +188,7 @@ def ma_dead(parent: int, addr: int) -> bool:
 
 def ma_dead_node(node: MapleNode, enode: int) -> bool:
     """ma_dead_node(): :func:`ma_dead` for the node ``enode`` encodes."""
-    return ma_parent_addr(node.parent) == enode & ~MAPLE_NODE_MASK
+    return ma_parent_addr(node.parent) == mte_to_node(enode)
 
 
 # ------------------------------------------------------------------ metadata

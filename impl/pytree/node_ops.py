@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Pure node-level write steps: the layouts the write paths put into a node.
+"""Node-level write steps: the layouts the write paths put into a node.
 
-Every function here is a pure function of a node's plain fields (pivot list,
-slot list, gaps, data end, limits) and of the write's position in the node
-(``offset``, ``offset_end``, ``r_min``, ``end_piv``, ... as the kernel's
-``ma_wr_state`` holds them).  Nothing is mutated: a function returns new lists.
-The tree code (impl/pytree/write*.py, split, rebalance, dup, replace) calls
-these to build the node contents, and the lemmas in properties/lemmas*.py run
-*the same functions* on z3 terms, so a proof is about the code that runs.
+Every function here works on a node's plain fields (pivot list, slot list,
+gaps, data end, limits) and on the write's position in the node (``offset``,
+``offset_end``, ``r_min``, ``end_piv``, ... as the kernel's ``ma_wr_state``
+holds them).  The steps the kernel does in place (exact fit, slot store,
+append, one level of the parent-gap climb) write into the lists they are
+given, as the tree needs; the others build new lists.  The tree code
+(impl/pytree/write*.py, split, rebalance, dup, replace) calls these to build
+the node contents, and the lemmas in properties/lemmas*.py run *the same
+functions* on z3 terms (on copies where a step works in place), so a proof is
+about the code that runs.
 
 Conventions
 -----------
@@ -29,7 +32,7 @@ from typing import NamedTuple
 
 from maplecheck.logic import And, If, Implies, Not, Or
 
-from .node import MAPLE_NODE_MASK, ULONG_MAX, ma_meta_word, safe_pivot  # noqa: F401 (safe_pivot: node_ops' vocabulary)
+from .node import MAPLE_NODE_MASK, ULONG_MAX, ma_meta_word, safe_pivot
 from .rcu import rcu_point
 
 # ------------------------------------------------------------------ branching
@@ -71,7 +74,7 @@ def safe_min(pivots, offset: int, min):
 
 
 class Layout(NamedTuple):
-    """What a write step leaves in a node (fresh lists; ``end`` = data end)."""
+    """What a write step leaves in a node (the lists it wrote; ``end`` = data end)."""
 
     pivots: list
     slots: list

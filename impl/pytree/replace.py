@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from maplecheck.tree import EINVAL, ENOENT, ENOMEM, MA_ACTIVE, MA_ROOT, MAX, xa_is_advanced
 
-from .node import (ma_data_end, ma_dead_node, ma_set_meta, maple_leaf_64, mte_node_type)
+from .node import ma_data_end, ma_dead_node, ma_set_meta, maple_leaf_64, mte_node_type
 from .mtree import MapleTree
 from .rcu import rcu_point
 from . import node_ops as O

@@ -9,7 +9,6 @@ the node (leaf), or a NULL ending exactly on a boundary other than MAX.
 
 from __future__ import annotations
 
-
 from .node import ma_data_end, ma_is_root_parent, mte_node_type
 from . import node_ops as O
 from .node_ops import safe_min

@@ -26,7 +26,7 @@ from __future__ import annotations
 from maplecheck.tree import (EEXIST, EINVAL, ENOMEM, MA_ACTIVE, MA_ERROR, MA_NONE, MA_OVERFLOW,
                              MA_PAUSE, MA_ROOT, MA_START, MA_UNDERFLOW, MAX, xa_is_advanced)
 
-from .node import (ma_is_root_parent, ma_set_meta, maple_leaf_64, mte_node_type)
+from .node import ma_is_root_parent, ma_set_meta, maple_leaf_64, mte_node_type
 from . import node_ops as O
 from .rcu import rcu_point
 from .big_node import BigNode, mas_store_b_node
